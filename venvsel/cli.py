@@ -64,6 +64,139 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # Each command: parse → one core call → render. Keep imports of core modules inside.
 
 
+# ---- scan / pick / doctor / require (lead) ------------------------------------------------
+
+def probe_options(f: F) -> F:
+    f = click.option("--jobs", type=click.IntRange(1, 256), default=None,
+                     help="Probes run in parallel (default: CPU count).")(f)
+    f = click.option("--timeout", type=click.FloatRange(0.1), default=None,
+                     help="Seconds one live probe may take (default 30).")(f)
+    return f
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path())
+@click.option("--static", "static", is_flag=True, help="Read files only; start no interpreter.")
+@click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
+@click.option("--no-global", is_flag=True, help="Only ROOTS and the active env (skip pyenv, conda, ...).")
+@probe_options
+@json_option
+def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
+         jobs: int | None, timeout: float | None, as_json: bool) -> None:
+    """Every env found under ROOTS (default: the current directory) and the usual places,
+    what each can do on the GPU, and why not.
+
+    \b
+    Examples:
+      venvsel scan                 # this project and the global locators
+      venvsel scan ~/work --static # files only, no interpreter started
+      venvsel scan --json | jq '.data.records[].env.path'
+    """
+    from .scan import scan as do_scan
+
+    result = do_scan(list(roots) or None, live=not static, refresh=refresh, jobs=jobs,
+                     timeout=timeout, include_global=not no_global, progress=not as_json)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("scan", result)
+    else:
+        from .views import scan_text
+
+        scan_text(result)
+
+
+@cli.command()
+@need_options
+@click.option("--root", "roots", multiple=True, type=click.Path(),
+              help="Where to look for project envs (default: the current directory).")
+@click.option("--timeout", type=click.FloatRange(0.1), default=None,
+              help="Seconds the confirming live probe may take (default 30).")
+@json_option
+def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...],
+         timeout: float | None, as_json: bool) -> None:
+    """Print the path of the best env that satisfies every --need (exit 1 and the reasons
+    for each env when none does).
+
+    \b
+    Examples:
+      venvsel pick --need cuda
+      venvsel pick --need torch --need "numpy>=2" --python ">=3.10"
+      cd "$(venvsel pick --need llama-gpu)"
+    """
+    from .select import pick as do_pick
+
+    if not needs and python_spec is None:
+        from .select import project_needs
+
+        needs_l, python_spec = project_needs()
+        needs = tuple(needs_l)
+    result = do_pick(needs, python_spec, roots=list(roots) or None, timeout=timeout)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("pick", result)
+    elif result.chosen is not None:
+        click.echo(result.chosen.env.path)
+    if result.chosen is None:
+        if not as_json:
+            click.echo(result.explain(), err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.argument("roots", nargs=-1, type=click.Path())
+@click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
+@probe_options
+@json_option
+def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: float | None,
+           as_json: bool) -> None:
+    """The root-cause report: machine, driver, every env with its verdict, the best env per
+    need, and numbered fixes.
+
+    \b
+    Examples:
+      venvsel doctor
+      venvsel doctor --json > report.json
+    """
+    from .doctor import doctor as do_doctor
+
+    report = do_doctor(list(roots) or None, refresh=refresh, jobs=jobs, timeout=timeout,
+                       progress=not as_json)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("doctor", report)
+    else:
+        from .views import doctor_text
+
+        doctor_text(report)
+
+
+@cli.command()
+@need_options
+@json_option
+def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> None:
+    """Exit 0 when the active env (VIRTUAL_ENV, else the `python` on PATH) satisfies every
+    --need; otherwise exit 1 naming an env that would, and the command to switch to it.
+
+    \b
+    Examples:
+      venvsel require --need cuda && python train.py
+    """
+    from .guard import check_shell_env
+
+    result = check_shell_env(needs, python_spec)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("require", result)
+    elif not result.ok:
+        click.echo(result.message, err=True)
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(

@@ -1,0 +1,139 @@
+"""The pipeline up to a decision: discover → inspect (or cache) → predict → probe (or cache).
+
+``scan()`` is what ``venvsel scan``, ``pick``, ``doctor`` and ``require`` stand on. Its warm
+path (every env's cache entry fresh) reads only stat() results and small JSON files: no
+interpreter is started and nothing heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from .model import Env, EnvRecord, Machine, ProbeResult
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    machine: Machine
+    records: tuple[EnvRecord, ...]
+    roots: tuple[str, ...]
+    probed: int = 0  # how many envs were probed live in this call (0 on a warm run)
+
+
+def _label(env: Env) -> str:
+    return env.shown_path or env.path
+
+
+class Scanner:
+    """Holds the machine facts and the cache for one command, so records can be refreshed."""
+
+    def __init__(self, *, refresh: bool = False) -> None:
+        from .cache import Cache
+        from .machine import driver_fingerprint, read_machine
+
+        self.machine = read_machine()
+        self.machine_fp = driver_fingerprint()
+        self.cache = Cache()
+        self.refresh = refresh
+
+    def record(self, env: Env) -> EnvRecord:
+        """Static facts (from the cache when fresh) and the cached probe, if any."""
+        from .cache import CacheEntry, env_fingerprint
+        from .inspect import inspect_env
+        from .predict import predict
+
+        env_fp = env_fingerprint(env)
+        entry = None if self.refresh else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
+        if entry is not None:
+            static, probe = entry.static, entry.probe
+        else:
+            static, probe = inspect_env(env), None
+            self.cache.put(CacheEntry(env.path, env_fp, self.machine_fp, static, None, _now()))
+        return EnvRecord(
+            env=env,
+            static=static,
+            prediction=predict(static, self.machine, env_label=_label(env)),
+            probe=probe,
+            probe_cached=probe is not None,
+        )
+
+    def store_probe(self, record: EnvRecord, probe: ProbeResult) -> EnvRecord:
+        """Remember a fresh probe result; the fingerprint is taken again after the spawn."""
+        from .cache import CacheEntry, env_fingerprint
+
+        env_fp = env_fingerprint(record.env)
+        self.cache.put(
+            CacheEntry(record.env.path, env_fp, self.machine_fp, record.static, probe, _now())
+        )
+        return replace(record, probe=probe, probe_cached=False)
+
+    def probe(
+        self,
+        records: Sequence[EnvRecord],
+        *,
+        jobs: int | None = None,
+        timeout: float | None = None,
+        on_done: Callable[[Env, ProbeResult], None] | None = None,
+    ) -> list[EnvRecord]:
+        """Probe live every record without a cached probe (all of them with ``refresh``)."""
+        from .config import load_config
+        from .probe import probe_many
+
+        config = load_config()
+        todo = [r for r in records if r.probe is None or self.refresh]
+        if not todo:
+            return list(records)
+        results = probe_many(
+            [r.env for r in todo],
+            jobs=jobs or config.jobs,
+            timeout=timeout or config.probe_timeout,
+            on_done=on_done,
+        )
+        out = []
+        for r in records:
+            res = results.get(r.env.path)
+            out.append(self.store_probe(r, res) if res is not None else r)
+        return out
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def scan(
+    roots: Sequence[str] | None = None,
+    *,
+    live: bool = True,
+    refresh: bool = False,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    include_global: bool = True,
+    progress: bool = False,
+) -> ScanResult:
+    """Every env found under ``roots`` (and the global locators), with facts and verdicts."""
+    from .config import load_config
+    from .discover import discover
+
+    config = load_config()
+    envs = discover(roots, include_global=include_global, config=config)
+    scanner = Scanner(refresh=refresh)
+    records = [scanner.record(env) for env in envs]
+    probed = 0
+    if live:
+        todo = sum(1 for r in records if r.probe is None or refresh)
+        probed = todo
+        if todo:
+            from .render import Progress
+
+            with Progress("probing", total=todo, enabled=progress) as bar:
+                records = scanner.probe(
+                    records, jobs=jobs, timeout=timeout,
+                    on_done=lambda env, _res: bar.advance(_label(env)),
+                )
+    shown_roots = tuple(roots) if roots else (os.getcwd(),)
+    return ScanResult(scanner.machine, tuple(records), shown_roots, probed)
+

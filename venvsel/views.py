@@ -1,0 +1,120 @@
+"""Plain-text views of scan, pick and doctor results (JSON goes through render.emit_json)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .doctor import DoctorReport
+from .model import EnvRecord, Machine
+from .render import table
+from .scan import ScanResult
+
+
+def machine_lines(m: Machine) -> list[str]:
+    lines = [f"Machine: {m.os}"]
+    if m.driver_version:
+        cuda = f", supports CUDA up to {m.cuda_driver}" if m.cuda_driver else ""
+        lines.append(f"  NVIDIA driver {m.driver_version}{cuda}")
+    else:
+        lines.append("  No NVIDIA driver: no env can use an NVIDIA GPU on this machine.")
+    for g in m.gpus:
+        cap = f", compute capability {g.capability}" if g.capability else ""
+        mem = f", {g.memory_mib} MiB" if g.memory_mib else ""
+        lines.append(f"  GPU {g.index}: {g.name}{cap}{mem}")
+    if m.cuda_visible_devices is not None:
+        lines.append(f"  CUDA_VISIBLE_DEVICES={m.cuda_visible_devices!r}")
+    for fact, source in m.sources:
+        lines.append(f"  {fact} from {source}")
+    lines.extend(f"  note: {n}" for n in m.notes)
+    return lines
+
+
+def _torch_cell(r: EnvRecord) -> str:
+    t = r.static.torch
+    if t is None:
+        return "-"
+    build = f"CUDA {t.cuda}" if t.cuda else ("ROCm " + t.hip if t.hip else t.build)
+    return f"{t.version} ({build})"
+
+
+def _llama_cell(r: EnvRecord) -> str:
+    ll = r.static.llama
+    if ll is None:
+        return "-"
+    return f"{ll.version} ({'+'.join(ll.backends) if ll.backends else 'cpu'})"
+
+
+def _live_cell(r: EnvRecord) -> str:
+    p = r.probe
+    if p is None:
+        return "not probed"
+    if not p.ok:
+        return p.status
+    if p.torch_version is None:
+        return "ok"
+    if p.cuda_available and p.kernel_ok:
+        return "cuda ok"
+    return "cuda: no" if p.cuda_available is False else "cuda: kernel failed"
+
+
+def _outlook_cell(word: str) -> str:
+    return {"yes": "yes", "no": "no", "unknown": "maybe"}.get(word, word)
+
+
+def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    for line in machine_lines(result.machine):
+        out.write(line + "\n")
+    out.write("\n")
+    if not result.records:
+        out.write(f"No Python environments found under {', '.join(result.roots)}.\n")
+        return
+    rows = []
+    for r in result.records:
+        label = r.env.shown_path or r.env.path
+        if r.env.active:
+            label += " (active)"
+        rows.append([
+            label, r.env.kind, r.static.python_version or "?", _torch_cell(r), _llama_cell(r),
+            _outlook_cell(r.prediction.torch_cuda.outlook),
+            _outlook_cell(r.prediction.llama_gpu.outlook), _live_cell(r),
+        ])
+    table(["ENV", "KIND", "PYTHON", "TORCH", "LLAMA-CPP", "CUDA?", "LLAMA-GPU?", "LIVE"], rows, out)
+    out.write("\nWhy:\n")
+    for r in result.records:
+        label = r.env.shown_path or r.env.path
+        out.write(f"  {label}\n")
+        if r.env.broken:
+            out.write(f"    broken: {r.env.broken}\n")
+        out.write(f"    torch/CUDA: {r.prediction.torch_cuda.reason}\n")
+        out.write(f"    llama GPU:  {r.prediction.llama_gpu.reason}\n")
+        p = r.probe
+        if p is not None and not p.ok:
+            out.write(f"    live probe: {p.status}: {p.detail}\n")
+        elif p is not None and p.kernel_error:
+            out.write(f"    live probe: CUDA kernel failed: {p.kernel_error}\n")
+
+
+def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
+    out = out or sys.stdout
+    out.write("venvsel doctor\n\n")
+    for line in machine_lines(report.machine):
+        out.write(line + "\n")
+    out.write(f"\nEnvironments ({len(report.records)}):\n")
+    for (label, checks), r in zip(report.verdicts, report.records):
+        status = ""
+        if r.probe is not None and not r.probe.ok:
+            status = f"  [probe: {r.probe.status}]"
+        extra = f"  torch {_torch_cell(r)}" if r.static.torch else "  no torch"
+        extra += f", llama-cpp {_llama_cell(r)}" if r.static.llama else ""
+        out.write(f"  {label}  ({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}\n")
+        for need, outlook, reason in checks:
+            mark = {"yes": "✓", "no": "✗"}.get(outlook, "?")
+            out.write(f"      {mark} {need:<9} {reason}\n")
+    out.write("\nBest env per need:\n")
+    for b in report.best:
+        out.write(f"  {b.need:<9} {b.env or '(none)'}" + (f"  — {b.reason}" if b.env else "") + "\n")
+    out.write("\nFixes:\n")
+    for i, fix in enumerate(report.fixes, 1):
+        out.write(f"  {i}. {fix}\n")
