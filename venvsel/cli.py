@@ -197,6 +197,70 @@ def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> N
         raise click.exceptions.Exit(1)
 
 
+# ---- cache (probe/cache helper) ------------------------------------------------------------
+
+@cli.group()
+def cache() -> None:
+    """The capability cache: what live probes found, kept until an env or the driver changes.
+
+    \b
+    Examples:
+      venvsel cache info
+      venvsel cache clear
+    """
+
+
+@cache.command("info")
+@json_option
+def cache_info(as_json: bool) -> None:
+    """Where the cache is, how many envs it remembers and how big it is.
+
+    \b
+    Examples:
+      venvsel cache info
+      venvsel cache info --json | jq .data.count
+    """
+    from .cache import Cache
+
+    data = Cache().info()
+    if as_json:
+        from .render import emit_json
+
+        emit_json("cache info", data)
+        return
+    import time
+
+    def when(t: float | None) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t is not None else "-"
+
+    click.echo(f"dir:     {data['dir']}")
+    click.echo(f"entries: {data['count']} ({data['bytes']} bytes)")
+    click.echo(f"oldest:  {when(data['oldest'])}")
+    click.echo(f"newest:  {when(data['newest'])}")
+
+
+@cache.command("clear")
+@json_option
+def cache_clear(as_json: bool) -> None:
+    """Forget every cached probe; the next scan probes every env again.
+
+    \b
+    Examples:
+      venvsel cache clear
+    """
+    from .cache import Cache
+
+    store = Cache()
+    removed = store.clear()
+    if as_json:
+        from .render import emit_json
+
+        emit_json("cache clear", {"dir": str(store.root), "removed": removed})
+    else:
+        noun = "entry" if removed == 1 else "entries"
+        click.echo(f"removed {removed} cache {noun} from {store.root}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
