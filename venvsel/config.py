@@ -8,6 +8,7 @@
     timeout = 30    # seconds per live probe
     jobs = 4        # probes in parallel (default: CPU count)
 
+``~`` is expanded in roots; a relative root is relative to the config file's directory.
 A missing file is the default config; a malformed one is a usage error naming the file.
 """
 
