@@ -131,6 +131,14 @@ def probe_torch(send):
             if text and "cuda" in text[0].lower():
                 error = text[0]
                 break
+    if error is None and not available:
+        # Newer torch stays silent; initialising CUDA raises with the reason ("Found no
+        # NVIDIA driver on your system", "driver ... too old", "not compiled with CUDA").
+        try:
+            torch.cuda.init()
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            error = text[0] if text else one_line(exc)
     send({"event": "data", "fields": {"cuda_available": available, "cuda_error": error}})
 
     send({"event": "begin", "stage": "torch.cuda.get_arch_list()"})
