@@ -578,9 +578,12 @@ def _hint_for(real: str) -> tuple[str, str | None]:
         _looks_like_pipenv(real) and _under(real, workon)
     ):
         return "pipenv", "pipenv"
-    if _under(real, _poetry_dirs()):
+    # Asking platformdirs where poetry and hatch live costs an import: only when it could matter.
+    lowered = real.lower()
+    poetry_env = "POETRY_VIRTUALENVS_PATH" in os.environ or "POETRY_CACHE_DIR" in os.environ
+    if (poetry_env or "pypoetry" in lowered) and _under(real, _poetry_dirs()):
         return "poetry", "poetry"
-    if _under(real, [_hatch_dir()]):
+    if ("HATCH_DATA_DIR" in os.environ or "hatch" in lowered) and _under(real, [_hatch_dir()]):
         return "hatch", "hatch"
     return "explicit", None
 
@@ -596,6 +599,10 @@ def env_from_path(path: str) -> Env:
         parent = os.path.dirname(p)
         in_bin = os.path.basename(parent).lower() in ("bin", "scripts")
         p = os.path.dirname(parent) if in_bin else parent
+    elif os.path.basename(p).lower() in ("bin", "scripts") and _looks_like_env(
+        os.path.dirname(p), interpreter_is_enough=True
+    ):
+        p = os.path.dirname(p)  # ".venv/bin": the user meant the env
     if not _looks_like_env(p, interpreter_is_enough=True):
         raise UsageError(
             f"{path} is not a Python environment: no pyvenv.cfg, conda-meta or bin/python",

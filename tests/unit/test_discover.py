@@ -523,6 +523,7 @@ def test_env_from_path_accepts_dir_executable_and_shown_name(
     assert by_dir.shown_path == ".venv"
     assert env_from_path(".venv") == by_dir
     assert env_from_path(".venv/bin/python") == by_dir
+    assert env_from_path(".venv/bin") == by_dir
     assert env_from_path(str(env_dir / "bin" / "python")) == by_dir
     monkeypatch.setenv("VIRTUAL_ENV", str(env_dir))
     assert env_from_path(".venv").active
