@@ -37,6 +37,7 @@ class Completed:
     duration_s: float
     timed_out: bool = False
     truncated: bool = False  # output went over the cap
+    stderr_end: bytes = b""  # the last bytes of stderr, kept even when the cap was hit
 
     @property
     def signal(self) -> int | None:
@@ -56,7 +57,8 @@ class Completed:
             return f"signal {sig}"
 
     def stderr_tail(self, lines: int = 8) -> str:
-        text = self.stderr.decode("utf-8", "replace").rstrip()
+        """The last lines of stderr (the real end, even when the output went over the cap)."""
+        text = (self.stderr_end or self.stderr).decode("utf-8", "replace").rstrip()
         return "\n".join(text.splitlines()[-lines:])
 
 
@@ -91,7 +93,10 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             pass
 
 
-def _reader(stream: object, sink: bytearray, cap: int, flags: list[bool]) -> None:
+TAIL_BYTES = 64 * 1024
+
+
+def _reader(stream: object, sink: bytearray, cap: int, flags: list[bool], tail: bytearray) -> None:
     read = stream.read  # type: ignore[attr-defined]
     while True:
         chunk = read(65536)
@@ -102,6 +107,9 @@ def _reader(stream: object, sink: bytearray, cap: int, flags: list[bool]) -> Non
             sink.extend(chunk[:room])
         if len(chunk) > room:
             flags[0] = True
+        tail.extend(chunk)
+        if len(tail) > TAIL_BYTES:
+            del tail[: len(tail) - TAIL_BYTES]
 
 
 def run(
@@ -137,11 +145,13 @@ def run(
         cwd=cwd,
         **popen_kw,  # type: ignore[call-overload]
     )
-    out, err = bytearray(), bytearray()
+    out, err, out_end, err_end = bytearray(), bytearray(), bytearray(), bytearray()
     flags = [False]
     threads = [
-        threading.Thread(target=_reader, args=(proc.stdout, out, output_cap, flags), daemon=True),
-        threading.Thread(target=_reader, args=(proc.stderr, err, output_cap, flags), daemon=True),
+        threading.Thread(target=_reader, args=(proc.stdout, out, output_cap, flags, out_end),
+                         daemon=True),
+        threading.Thread(target=_reader, args=(proc.stderr, err, output_cap, flags, err_end),
+                         daemon=True),
     ]
     for t in threads:
         t.start()
@@ -176,10 +186,13 @@ def run(
                     _kill_group(proc)
     for t in threads:
         t.join(timeout=5.0)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
     duration = time.monotonic() - start
     rc = None if timed_out else proc.returncode
     log.debug("ran %s -> rc=%s in %.3fs%s", argv, rc, duration, " (timeout)" if timed_out else "")
-    return Completed(argv, rc, bytes(out), bytes(err), duration, timed_out, flags[0])
+    return Completed(argv, rc, bytes(out), bytes(err), duration, timed_out, flags[0], bytes(err_end))
 
 
 def spawn(

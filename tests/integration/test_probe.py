@@ -18,13 +18,6 @@ from tests import envs
 from venvsel.model import Env, ProbeResult
 from venvsel.probe import CHILD, _marker_lines, _parse, probe_env, probe_many
 
-# venvsel.proc.run does not close the child's stdout/stderr pipes (reported to the lead):
-# the garbage-collected pipe objects raise ResourceWarning, which filterwarnings=error turns
-# into failures. Only that exact leak is ignored; remove this once proc.run closes them.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <_io.FileIO name=:pytest.PytestUnraisableExceptionWarning"
-)
-
 BASE_PYTHON = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
 PYENV = envs.pyenv_interpreters()
 PY_VERSION = ".".join(str(x) for x in sys.version_info[:3])
