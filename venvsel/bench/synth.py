@@ -1,0 +1,334 @@
+"""Synthetic llama-architecture GGUF models: random weights, real shapes, no download.
+
+Speed in llama.cpp depends on the shapes and the quantisation, not on the values, so a
+model with random weights measures the same pp/tg as a trained one of the same shape.
+Each tensor kind is quantised once and the same bytes are written for every layer, which
+keeps a 3.45 B-parameter model to one layer's worth of work and memory.
+
+Files are cached in ``paths.cache_dir()/models`` under a name that carries the shape, the
+quantisation and the ``gguf`` package version (a different writer may lay files out
+differently), written to a temp file and renamed, under a file lock.
+
+Needs the optional ``bench`` extra (``gguf`` and ``numpy``) in venvsel's own environment;
+the env being benchmarked needs only llama_cpp.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import errors, paths
+
+# Bump when the generator changes what it writes (tokens, keys, value distribution).
+GENERATOR_VERSION = 1
+
+QUANTS = ("q4_0", "q8_0")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A llama model's hyper-parameters (the part of a model that decides its speed)."""
+
+    name: str
+    n_layer: int
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    n_vocab: int
+    n_ctx_train: int = 4096
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @property
+    def n_embd_kv(self) -> int:
+        return self.head_dim * self.n_head_kv
+
+    @property
+    def n_params(self) -> int:
+        """Parameters as llama.cpp counts them (every tensor's element count)."""
+        e, f, kv, v = self.n_embd, self.n_ff, self.n_embd_kv, self.n_vocab
+        per_layer = 2 * e + 2 * e * e + 2 * kv * e + 3 * f * e
+        return self.n_layer * per_layer + 2 * v * e + e
+
+
+SHAPES: dict[str, Shape] = {
+    # A few MB: loads and runs in seconds on a 2-core CI machine.
+    "tiny": Shape("tiny", n_layer=4, n_embd=256, n_ff=768, n_head=4, n_head_kv=2, n_vocab=4096),
+    "small": Shape("small", n_layer=8, n_embd=768, n_ff=2048, n_head=12, n_head_kv=4,
+                   n_vocab=32000),
+    "1b": Shape("1b", n_layer=16, n_embd=2048, n_ff=8192, n_head=32, n_head_kv=8, n_vocab=32000),
+    # The shape measured on the H200 (ANCHORS.md): 3.45 B parameters.
+    "3b": Shape("3b", n_layer=36, n_embd=2560, n_ff=9728, n_head=32, n_head_kv=8, n_vocab=32000),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticModel:
+    path: Path
+    shape: Shape
+    quant: str
+    size_bytes: int
+    created: bool  # False when it came from the cache
+
+    @property
+    def label(self) -> str:
+        return f"synthetic-{self.shape.name}"
+
+
+def _require_gguf() -> tuple[Any, Any]:
+    try:
+        import gguf
+        import numpy as np
+    except ImportError as exc:
+        raise errors.UsageError(
+            f"synthetic models need the 'gguf' and 'numpy' packages ({exc.name} is missing).",
+            hint="Install the bench extra: python -m pip install 'venvsel[bench]', "
+            "or pass a model of your own with --model F.gguf.",
+        ) from exc
+    return gguf, np
+
+
+def gguf_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gguf")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def model_key(shape: Shape, quant: str) -> str:
+    blob = repr((asdict(shape), quant, gguf_version(), GENERATOR_VERSION)).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def model_path(shape: Shape, quant: str) -> Path:
+    name = f"synthetic-{shape.name}-{quant}-{model_key(shape, quant)}.gguf"
+    return paths.cache_dir() / "models" / name
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+# Letters by English frequency (with the SPM word-start mark first): multi-letter pieces
+# are built from these so that real text tokenises into plausible 2-4 character pieces.
+_SPACE = "\u2581"
+_LETTERS = _SPACE + "etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _vocab_pieces(n_vocab: int) -> Iterator[tuple[str, float, int]]:
+    """(piece, score, token type) for an SPM ("llama") vocabulary of exactly ``n_vocab``.
+
+    Layout: <unk> <s> </s>, the 256 byte tokens <0x00>..<0xFF> (so any text can be
+    tokenised), printable ASCII, then letter pairs, triples and quads. Longer pieces score
+    higher so the SPM merge prefers them. Every piece is unique.
+    """
+    normal, unknown, control, byte = 1, 2, 3, 6
+    yield "<unk>", 0.0, unknown
+    yield "<s>", 0.0, control
+    yield "</s>", 0.0, control
+    for b in range(256):
+        yield f"<0x{b:02X}>", 0.0, byte
+    count = 3 + 256
+    seen: set[str] = set()
+
+    def candidates() -> Iterator[str]:
+        yield _SPACE
+        for c in range(0x21, 0x7F):
+            yield chr(c)
+        for length in (2, 3, 4):
+            yield from _combos(_LETTERS, length)
+
+    for i, piece in enumerate(candidates()):
+        if count >= n_vocab:
+            return
+        if piece in seen:
+            continue
+        seen.add(piece)
+        # Longer first; among equals, earlier (more frequent letters) first.
+        yield piece, float(len(piece)) - i * 1e-7, normal
+        count += 1
+    raise ValueError(f"cannot build {n_vocab} unique tokens")  # pragma: no cover
+
+
+def _combos(alphabet: str, length: int) -> Iterator[str]:
+    """Strings of ``length`` over ``alphabet``, frequent letters first; the word-start mark
+    (``alphabet[0]``) only leads, as in a real SPM vocabulary."""
+    letters = alphabet[1:]
+
+    def tails(n: int) -> Iterator[str]:
+        if n == 0:
+            yield ""
+            return
+        for c in letters:
+            for rest in tails(n - 1):
+                yield c + rest
+
+    for head in alphabet:
+        for tail in tails(length - 1):
+            yield head + tail
+
+
+# --------------------------------------------------------------------------- writer
+
+
+def _tensor_plan(shape: Shape) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(gguf name, kind, numpy shape) in file order; ``kind`` picks the reused data."""
+    e, f, kv, v = shape.n_embd, shape.n_ff, shape.n_embd_kv, shape.n_vocab
+    plan: list[tuple[str, str, tuple[int, ...]]] = [("token_embd.weight", "embd", (v, e))]
+    for i in range(shape.n_layer):
+        p = f"blk.{i}."
+        plan += [
+            (p + "attn_norm.weight", "norm", (e,)),
+            (p + "attn_q.weight", "q", (e, e)),
+            (p + "attn_k.weight", "kv", (kv, e)),
+            (p + "attn_v.weight", "kv", (kv, e)),
+            (p + "attn_output.weight", "q", (e, e)),
+            (p + "ffn_norm.weight", "norm", (e,)),
+            (p + "ffn_gate.weight", "up", (f, e)),
+            (p + "ffn_up.weight", "up", (f, e)),
+            (p + "ffn_down.weight", "down", (e, f)),
+        ]
+    plan += [("output_norm.weight", "norm", (e,)), ("output.weight", "embd", (v, e))]
+    return plan
+
+
+def write_model(
+    path: Path, shape: Shape, quant: str, *, seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Write a synthetic llama GGUF to ``path`` (not atomic: callers write to a temp name)."""
+    gguf, np = _require_gguf()
+    qtype = {"q4_0": gguf.GGMLQuantizationType.Q4_0, "q8_0": gguf.GGMLQuantizationType.Q8_0}[quant]
+    ftype = {"q4_0": gguf.LlamaFileType.MOSTLY_Q4_0, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[quant]
+    rng = np.random.default_rng(seed)
+
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name(f"venvsel synthetic {shape.name} {quant}")
+    w.add_description("Random weights for speed measurements (venvsel bench); "
+                      "not a language model.")
+    w.add_context_length(shape.n_ctx_train)
+    w.add_embedding_length(shape.n_embd)
+    w.add_block_count(shape.n_layer)
+    w.add_feed_forward_length(shape.n_ff)
+    w.add_head_count(shape.n_head)
+    w.add_head_count_kv(shape.n_head_kv)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_dimension_count(shape.head_dim)
+    w.add_rope_freq_base(10000.0)
+    w.add_file_type(ftype.value)
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    pieces = list(_vocab_pieces(shape.n_vocab))
+    w.add_tokenizer_model("llama")
+    w.add_token_list([p for p, _, _ in pieces])
+    w.add_token_scores([s for _, s, _ in pieces])
+    w.add_token_types([t for _, _, t in pieces])
+    w.add_unk_token_id(0)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_add_bos_token(True)
+    w.add_add_eos_token(False)
+
+    # One random matrix per kind, quantised once; every layer reuses the bytes.
+    data: dict[str, Any] = {}
+    plan = _tensor_plan(shape)
+    for _name, kind, np_shape in plan:
+        if kind in data:
+            continue
+        if kind == "norm":
+            data[kind] = np.ones(np_shape, dtype=np.float32)
+        else:
+            std = 1.0 if kind == "embd" else 0.02
+            arr = rng.standard_normal(np_shape, dtype=np.float32) * np.float32(std)
+            data[kind] = gguf.quants.quantize(arr, qtype)
+    for name, kind, np_shape in plan:
+        arr = data[kind]
+        raw = None if kind == "norm" else qtype
+        w.add_tensor_info(name, np_shape if raw is None else arr.shape, arr.dtype, arr.nbytes,
+                          raw_dtype=raw)
+    try:
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_ti_data_to_file()
+        for name, kind, _ in plan:
+            w.write_tensor_data(data[kind])
+            if progress is not None:
+                progress(name)
+        w.flush()
+    finally:
+        w.close()
+
+
+def ensure_model(
+    size: str, quant: str, *, progress: bool = True, cache: Path | None = None,
+) -> SyntheticModel:
+    """The cached synthetic model of ``size`` and ``quant``, generated on first use."""
+    if size not in SHAPES:
+        raise errors.UsageError(
+            f"unknown synthetic size {size!r}; choose one of: {', '.join(SHAPES)}.")
+    quant = quant.lower()
+    if quant not in QUANTS:
+        raise errors.UsageError(
+            f"unknown quantisation {quant!r}; choose from: {', '.join(QUANTS)}.")
+    shape = SHAPES[size]
+    _require_gguf()
+    path = model_path(shape, quant)
+    if cache is not None:
+        path = cache / path.name
+    if path.is_file():
+        return SyntheticModel(path, shape, quant, path.stat().st_size, created=False)
+
+    from filelock import FileLock
+
+    from .. import fsutil, render
+
+    fsutil.ensure_cache_dir(path.parent)
+    with FileLock(str(path) + ".lock", timeout=3600):
+        if path.is_file():  # another process wrote it while we waited
+            return SyntheticModel(path, shape, quant, path.stat().st_size, created=False)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            n = len(_tensor_plan(shape))
+            with render.Progress(f"writing {path.name}", total=n, enabled=progress) as bar:
+                write_model(Path(tmp), shape, quant, progress=lambda name: bar.advance(name))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    return SyntheticModel(path, shape, quant, path.stat().st_size, created=True)
+
+
+def read_shape(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Hyper-parameters and tensor shapes of a GGUF file, read back with ``gguf.GGUFReader``."""
+    gguf, _np = _require_gguf()
+    reader = gguf.GGUFReader(str(path))
+
+    def scalar(key: str) -> Any:
+        field = reader.fields.get(key)
+        if field is None:
+            return None
+        return field.contents()
+
+    arch = scalar("general.architecture")
+    out: dict[str, Any] = {"architecture": arch}
+    for k in ("block_count", "embedding_length", "feed_forward_length", "context_length",
+              "attention.head_count", "attention.head_count_kv", "rope.dimension_count"):
+        out[k] = scalar(f"{arch}.{k}")
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    out["n_vocab"] = len(tokens.data) if tokens is not None else None
+    out["tokenizer"] = scalar("tokenizer.ggml.model")
+    out["file_type"] = scalar("general.file_type")
+    out["tensors"] = {
+        t.name: (tuple(int(x) for x in t.shape), t.tensor_type.name) for t in reader.tensors
+    }
+    return out
