@@ -24,7 +24,9 @@ class Best:
 class DoctorReport:
     machine: Machine
     records: tuple[EnvRecord, ...]
-    verdicts: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...]  # env -> (need, outlook, reason)
+    verdicts: tuple[
+        tuple[str, tuple[tuple[str, str, str], ...]], ...
+    ]  # env -> (need, outlook, reason)
     best: tuple[Best, ...]
     fixes: tuple[str, ...]
 
@@ -54,7 +56,9 @@ def diagnose(result: ScanResult) -> DoctorReport:
         (_label(r), tuple((str(n), v.outlook, v.reason) for n, v in evals[r.env.path].checks))
         for r in records
     )
-    return DoctorReport(machine, tuple(records), verdicts, tuple(best), tuple(_fixes(machine, records, evals, best)))
+    return DoctorReport(
+        machine, tuple(records), verdicts, tuple(best), tuple(_fixes(machine, records, evals, best))
+    )
 
 
 def _outlook(ev: Evaluation, need: Need) -> str:
@@ -69,14 +73,19 @@ def _fixes(
 ) -> list[str]:
     fixes: list[str] = []
     cuda_best = next(b for b in best if b.need == "cuda")
-    hidden = machine.cuda_visible_devices is not None and machine.cuda_visible_devices.strip() in ("", "-1")
+    hidden = machine.cuda_visible_devices is not None and machine.cuda_visible_devices.strip() in (
+        "",
+        "-1",
+    )
     if hidden:
         fixes.append(
-            f"CUDA_VISIBLE_DEVICES={machine.cuda_visible_devices!r} hides every GPU from every env: "
-            "unset it (`unset CUDA_VISIBLE_DEVICES`) unless that is what you want."
+            f"CUDA_VISIBLE_DEVICES={machine.cuda_visible_devices!r} hides every GPU from every "
+            "env: unset it (`unset CUDA_VISIBLE_DEVICES`) unless that is what you want."
         )
     if not machine.has_driver:
-        cuda_builds = [_label(r) for r in records if r.static.torch and r.static.torch.build == "cuda"]
+        cuda_builds = [
+            _label(r) for r in records if r.static.torch and r.static.torch.build == "cuda"
+        ]
         where = f" ({', '.join(cuda_builds)} has a CUDA build of torch)" if cuda_builds else ""
         fixes.append(
             "This machine has no NVIDIA driver, so no env can run CUDA here"
@@ -92,7 +101,8 @@ def _fixes(
         if torch and torch.build == "cpu" and machine.has_driver:
             fixes.append(
                 f"{label} has a CPU-only torch ({torch.version}): "
-                f"`venvsel repair {label}` installs the CUDA build matched to driver {machine.driver_version}."
+                f"`venvsel repair {label}` installs the CUDA build matched to driver "
+                f"{machine.driver_version}."
             )
         elif torch and torch.build == "cpu":
             fixes.append(
@@ -101,16 +111,16 @@ def _fixes(
             )
         if llama and not llama.gpu_offload:
             fixes.append(
-                f"{label} has a CPU-only llama-cpp-python ({llama.version}): every layer runs on the "
-                f"CPU even with n_gpu_layers=-1. `venvsel repair {label} --with-llama` rebuilds it "
-                "with CUDA."
+                f"{label} has a CPU-only llama-cpp-python ({llama.version}): every layer runs on "
+                f"the CPU even with n_gpu_layers=-1. `venvsel repair {label} --with-llama` "
+                "rebuilds it with CUDA."
             )
         probe = r.probe
         if probe is not None and probe.status in ("timeout", "crashed", "error"):
             fixes.append(f"{label}: its python {probe.status} when probed ({probe.detail}).")
     if cuda_best.env is not None and _any_yes(evals, "cuda"):
         fixes.append(
-            f"Use {cuda_best.env} for GPU work: `eval \"$(venvsel activate --need cuda)\"` or "
+            f'Use {cuda_best.env} for GPU work: `eval "$(venvsel activate --need cuda)"` or '
             f"`venvsel run --need cuda -- python your_script.py`."
         )
     if not fixes:
@@ -130,7 +140,9 @@ def doctor(
     timeout: float | None = None,
     progress: bool = False,
 ) -> DoctorReport:
-    return diagnose(scan(roots, live=True, refresh=refresh, jobs=jobs, timeout=timeout, progress=progress))
+    return diagnose(
+        scan(roots, live=True, refresh=refresh, jobs=jobs, timeout=timeout, progress=progress)
+    )
 
 
 __all__ = ["NO", "Best", "DoctorReport", "diagnose", "doctor"]

@@ -62,19 +62,22 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
 
         try:
             env: Env = env_from_path(entry.path)
-        except Exception:  # noqa: BLE001 - a vanished or changed env is just not a candidate
+        except Exception:
             continue
         from .predict import predict
 
-        record = EnvRecord(env, entry.static, predict(entry.static, machine, env_label=env.path),
-                           entry.probe, True)
+        record = EnvRecord(
+            env, entry.static, predict(entry.static, machine, env_label=env.path), entry.probe, True
+        )
         verdicts = [check(record, n, machine) for n in needs]
         if all(v.outlook == YES for v in verdicts):
             candidates.append(record)
     return min(candidates, key=rank_key) if candidates else None
 
 
-def evaluate_running(needs: Sequence[str], python_spec: str | None, record: EnvRecord) -> GuardResult:
+def evaluate_running(
+    needs: Sequence[str], python_spec: str | None, record: EnvRecord
+) -> GuardResult:
     """Judge ``record`` (with its live probe) against the needs; name a better env if it fails."""
     from .machine import read_machine
 
@@ -100,11 +103,16 @@ def evaluate_running(needs: Sequence[str], python_spec: str | None, record: EnvR
         command = f'eval "$(venvsel activate {quote(alt_path)})"'
         script = quote(sys.argv[0]) if sys.argv and sys.argv[0] else "your_script.py"
         lines.append(f"{alt_path} does. Switch to it with:  {command}")
-        lines.append(f"or run this job inside it:  venvsel run --env {quote(alt_path)} -- python {script}")
+        lines.append(
+            f"or run this job inside it:  venvsel run --env {quote(alt_path)} -- python {script}"
+        )
     else:
-        lines.append("No env known to venvsel satisfies it. Run `venvsel doctor` for the reasons and fixes.")
-    return GuardResult(False, label, tuple(failing), alt.env.path if alt else None, command,
-                       "\n".join(lines))
+        lines.append(
+            "No env known to venvsel satisfies it. Run `venvsel doctor` for the reasons and fixes."
+        )
+    return GuardResult(
+        False, label, tuple(failing), alt.env.path if alt else None, command, "\n".join(lines)
+    )
 
 
 def _record(prefix: str) -> tuple[Any, EnvRecord]:

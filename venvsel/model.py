@@ -60,7 +60,9 @@ class Machine:
 
 # --------------------------------------------------------------------------- discovery
 
-EnvKind = Literal["venv", "virtualenv", "uv", "conda", "pyenv", "poetry", "pipenv", "hatch", "unknown"]
+EnvKind = Literal[
+    "venv", "virtualenv", "uv", "conda", "pyenv", "poetry", "pipenv", "hatch", "unknown"
+]
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ streams the caller owns), so timeouts, group kills and environment cleaning live
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -22,8 +23,15 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024  # bytes kept per stream; the rest is drained and dropped
 
 # Variables that make a child interpreter load the wrong code or the wrong stdlib.
-PYTHON_LEAKS = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONEXECUTABLE",
-                "__PYVENV_LAUNCHER__", "PYTHONUSERBASE", "PYTHONSAFEPATH")
+PYTHON_LEAKS = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSTARTUP",
+    "PYTHONEXECUTABLE",
+    "__PYVENV_LAUNCHER__",
+    "PYTHONUSERBASE",
+    "PYTHONSAFEPATH",
+)
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -87,10 +95,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         else:
             os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError, OSError):
-        try:
+        with contextlib.suppress(OSError):
             proc.kill()
-        except OSError:
-            pass
 
 
 TAIL_BYTES = 64 * 1024
@@ -136,7 +142,7 @@ def run(
     else:
         popen_kw["start_new_session"] = True
         popen_kw["pass_fds"] = tuple(pass_fds)
-    proc = subprocess.Popen(  # noqa: S603 - argv list, no shell
+    proc = subprocess.Popen(
         argv,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -148,10 +154,12 @@ def run(
     out, err, out_end, err_end = bytearray(), bytearray(), bytearray(), bytearray()
     flags = [False]
     threads = [
-        threading.Thread(target=_reader, args=(proc.stdout, out, output_cap, flags, out_end),
-                         daemon=True),
-        threading.Thread(target=_reader, args=(proc.stderr, err, output_cap, flags, err_end),
-                         daemon=True),
+        threading.Thread(
+            target=_reader, args=(proc.stdout, out, output_cap, flags, out_end), daemon=True
+        ),
+        threading.Thread(
+            target=_reader, args=(proc.stderr, err, output_cap, flags, err_end), daemon=True
+        ),
     ]
     for t in threads:
         t.start()
@@ -192,7 +200,9 @@ def run(
     duration = time.monotonic() - start
     rc = None if timed_out else proc.returncode
     log.debug("ran %s -> rc=%s in %.3fs%s", argv, rc, duration, " (timeout)" if timed_out else "")
-    return Completed(argv, rc, bytes(out), bytes(err), duration, timed_out, flags[0], bytes(err_end))
+    return Completed(
+        argv, rc, bytes(out), bytes(err), duration, timed_out, flags[0], bytes(err_end)
+    )
 
 
 def spawn(
@@ -207,4 +217,4 @@ def spawn(
     the caller forwards SIGTERM and waits.
     """
     log.debug("spawn %s", list(argv))
-    return subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd)  # noqa: S603
+    return subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd)

@@ -22,7 +22,9 @@ def emit_json(command: str, data: Any, stream: TextIO | None = None) -> None:
     out.write("\n")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None) -> None:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None
+) -> None:
     """A plain, aligned text table (no colour, copy-paste friendly, no rich import)."""
     out = stream or sys.stdout
     cols = [list(map(str, col)) for col in zip(headers, *rows)] if rows else [[h] for h in headers]
@@ -61,9 +63,12 @@ class Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
                 TextColumn("{task.fields[label]}"),
-                console=Console(stderr=True), transient=True,
+                console=Console(stderr=True),
+                transient=True,
             )
             self._progress.__enter__()
             self._task = self._progress.add_task(self.description, total=self.total, label="")

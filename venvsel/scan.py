@@ -45,7 +45,9 @@ class Scanner:
         from .predict import predict
 
         env_fp = env_fingerprint(env)
-        entry = None if self.refresh else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
+        entry = (
+            None if self.refresh else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
+        )
         if entry is not None:
             static, probe = entry.static, entry.probe
         else:
@@ -131,9 +133,10 @@ def scan(
 
             with Progress("probing", total=todo, enabled=progress) as bar:
                 records = scanner.probe(
-                    records, jobs=jobs, timeout=timeout,
+                    records,
+                    jobs=jobs,
+                    timeout=timeout,
                     on_done=lambda env, _res: bar.advance(_label(env)),
                 )
     shown_roots = tuple(roots) if roots else (os.getcwd(),)
     return ScanResult(scanner.machine, tuple(records), shown_roots, probed)
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from .errors import UnmetError, UsageError
 from .model import Env, EnvRecord, Machine, Need, Verdict
@@ -17,7 +18,9 @@ from .model import Env, EnvRecord, Machine, Need, Verdict
 CAPABILITIES = ("cuda", "torch", "llama", "llama-gpu", "rocm", "mps")
 LIVE_NEEDS = frozenset(CAPABILITIES)
 
-YES, NO, UNKNOWN = "yes", "no", "unknown"
+YES: Final = "yes"
+NO: Final = "no"
+UNKNOWN: Final = "unknown"
 
 
 def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[Need, ...]:
@@ -64,8 +67,11 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
     live = probe is not None and probe.ok
     if probe is not None and not probe.ok and need.kind in LIVE_NEEDS:
         detail = f": {probe.detail}" if probe.detail else ""
-        return Verdict(NO, f"its python could not be probed ({probe.status}{detail})",
-                       _repair_fix(label) if probe.status in ("broken", "crashed") else None)
+        return Verdict(
+            NO,
+            f"its python could not be probed ({probe.status}{detail})",
+            _repair_fix(label) if probe.status in ("broken", "crashed") else None,
+        )
 
     if need.kind == "torch":
         if live:
@@ -86,12 +92,18 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
                 dev = probe.cuda_devices[0].name if probe.cuda_devices else "the GPU"
                 return Verdict(YES, f"a CUDA kernel ran on {dev} (torch {probe.torch_version})")
             if probe.cuda_available and probe.kernel_ok is False:
-                return Verdict(NO, f"CUDA is available but a kernel failed: {probe.kernel_error}",
-                               _repair_fix(label))
+                return Verdict(
+                    NO,
+                    f"CUDA is available but a kernel failed: {probe.kernel_error}",
+                    _repair_fix(label),
+                )
             if record.prediction.torch_cuda.outlook == NO:
                 return record.prediction.torch_cuda
-            return Verdict(NO, f"torch.cuda.is_available() is False (torch {probe.torch_version})",
-                           _repair_fix(label))
+            return Verdict(
+                NO,
+                f"torch.cuda.is_available() is False (torch {probe.torch_version})",
+                _repair_fix(label),
+            )
         return record.prediction.torch_cuda
 
     if need.kind == "llama":
@@ -113,9 +125,12 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
             if not probe.llama_version:
                 return _no_llama(probe.llama_error)
             if probe.llama_gpu_offload:
-                return Verdict(YES, f"llama-cpp-python {probe.llama_version} can offload; {pred.reason}")
-            return Verdict(NO, "llama_supports_gpu_offload() is False: CPU-only build",
-                           _repair_fix(label))
+                return Verdict(
+                    YES, f"llama-cpp-python {probe.llama_version} can offload; {pred.reason}"
+                )
+            return Verdict(
+                NO, "llama_supports_gpu_offload() is False: CPU-only build", _repair_fix(label)
+            )
         return pred
 
     if need.kind == "rocm":
@@ -124,7 +139,9 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
             if probe.torch_hip and probe.cuda_available:
                 return Verdict(YES, f"ROCm torch {probe.torch_version} sees a GPU")
             if not probe.torch_hip:
-                return Verdict(NO, "not a ROCm build of torch" if probe.torch_version else "no torch")
+                return Verdict(
+                    NO, "not a ROCm build of torch" if probe.torch_version else "no torch"
+                )
             return Verdict(NO, "ROCm build, but no AMD GPU is available")
         if static.torch and static.torch.hip:
             return Verdict(UNKNOWN, f"ROCm {static.torch.hip} build of torch")
@@ -138,7 +155,9 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
             return Verdict(NO, "MPS is not available (Apple silicon with macOS 12.3+ only)")
         if machine.os != "Darwin":
             return Verdict(NO, f"MPS exists only on macOS; this is {machine.os}")
-        return Verdict(UNKNOWN, "torch installed on macOS") if static.torch else _no_torch(None, label)
+        return (
+            Verdict(UNKNOWN, "torch installed on macOS") if static.torch else _no_torch(None, label)
+        )
 
     if need.kind == "requirement":
         from packaging.requirements import Requirement
@@ -147,7 +166,9 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
         req = Requirement(need.spec)
         have = static.dist_version(req.name)
         if have is None:
-            return Verdict(NO, f"{req.name} is not installed", f"pip install '{need.spec}' into {label}")
+            return Verdict(
+                NO, f"{req.name} is not installed", f"pip install '{need.spec}' into {label}"
+            )
         try:
             ok = req.specifier.contains(Version(have), prereleases=True)
         except InvalidVersion:
@@ -172,7 +193,9 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
 def _no_torch(error: str | None, label: str) -> Verdict:
     if error:
         return Verdict(NO, f"torch does not import: {error}", _repair_fix(label))
-    return Verdict(NO, "no torch installed", f"install torch into {label}, or venvsel repair {label}")
+    return Verdict(
+        NO, "no torch installed", f"install torch into {label}, or venvsel repair {label}"
+    )
 
 
 def _no_llama(error: str | None) -> Verdict:
@@ -213,17 +236,23 @@ def _version_key(text: str | None) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _newest_first(text: str | None) -> tuple[int, tuple[int, ...]]:
+    """Sort key: any version before none, newer versions first."""
+    version = _version_key(text)
+    return (0 if version else 1, tuple(-x for x in version))
+
+
 def rank_key(record: EnvRecord) -> tuple[object, ...]:
     """Project-local over global, then the active env, then newer CUDA/torch, then shorter path."""
     torch = record.static.torch
-    cuda = (record.probe.torch_cuda if record.probe else None) or (torch.cuda if torch else None)
-    tv = (record.probe.torch_version if record.probe else None) or (torch.version if torch else None)
-    neg = lambda t: tuple(-x for x in t)  # noqa: E731 - descending inside an ascending sort
+    probe = record.probe
+    cuda = (probe.torch_cuda if probe else None) or (torch.cuda if torch else None)
+    tv = (probe.torch_version if probe else None) or (torch.version if torch else None)
     return (
         0 if record.env.source == "project" else 1,
         0 if record.env.active else 1,
-        neg(_version_key(cuda)),
-        neg(_version_key(tv)),
+        _newest_first(cuda),
+        _newest_first(tv),
         len(record.env.path),
         record.env.path,
     )

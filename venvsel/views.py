@@ -75,11 +75,18 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
         label = r.env.shown_path or r.env.path
         if r.env.active:
             label += " (active)"
-        rows.append([
-            label, r.env.kind, r.static.python_version or "?", _torch_cell(r), _llama_cell(r),
-            _outlook_cell(r.prediction.torch_cuda.outlook),
-            _outlook_cell(r.prediction.llama_gpu.outlook), _live_cell(r),
-        ])
+        rows.append(
+            [
+                label,
+                r.env.kind,
+                r.static.python_version or "?",
+                _torch_cell(r),
+                _llama_cell(r),
+                _outlook_cell(r.prediction.torch_cuda.outlook),
+                _outlook_cell(r.prediction.llama_gpu.outlook),
+                _live_cell(r),
+            ]
+        )
     table(["ENV", "KIND", "PYTHON", "TORCH", "LLAMA-CPP", "CUDA?", "LLAMA-GPU?", "LIVE"], rows, out)
     out.write("\nWhy:\n")
     for r in result.records:
@@ -87,8 +94,12 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
         out.write(f"  {label}\n")
         if r.env.broken:
             out.write(f"    broken: {r.env.broken}\n")
-        out.write(f"    torch/CUDA: {r.prediction.torch_cuda.reason}\n")
-        out.write(f"    llama GPU:  {r.prediction.llama_gpu.reason}\n")
+        for what, verdict in (
+            ("torch/CUDA", r.prediction.torch_cuda),
+            ("llama GPU", r.prediction.llama_gpu),
+        ):
+            fix = f"  → fix: {verdict.fix}" if verdict.fix and verdict.outlook != "yes" else ""
+            out.write(f"    {what + ':':<11} {verdict.reason}{fix}\n")
         p = r.probe
         if p is not None and not p.ok:
             out.write(f"    live probe: {p.status}: {p.detail}\n")
@@ -108,13 +119,27 @@ def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
             status = f"  [probe: {r.probe.status}]"
         extra = f"  torch {_torch_cell(r)}" if r.static.torch else "  no torch"
         extra += f", llama-cpp {_llama_cell(r)}" if r.static.llama else ""
-        out.write(f"  {label}  ({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}\n")
+        out.write(
+            f"  {label}  ({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}\n"
+        )
+        plain = r.static.torch is None and r.static.llama is None and not r.env.broken
+        if plain or (r.probe is not None and not r.probe.ok):
+            # Nothing GPU-related to judge (or nothing could be probed): one line, not four.
+            why = (
+                f"probe {r.probe.status}: {r.probe.detail}"
+                if r.probe and not r.probe.ok
+                else ("neither torch nor llama-cpp-python installed")
+            )
+            out.write(f"      ✗ {why}\n")
+            continue
         for need, outlook, reason in checks:
             mark = {"yes": "✓", "no": "✗"}.get(outlook, "?")
             out.write(f"      {mark} {need:<9} {reason}\n")
     out.write("\nBest env per need:\n")
     for b in report.best:
-        out.write(f"  {b.need:<9} {b.env or '(none)'}" + (f"  — {b.reason}" if b.env else "") + "\n")
+        out.write(
+            f"  {b.need:<9} {b.env or '(none)'}" + (f"  — {b.reason}" if b.env else "") + "\n"
+        )
     out.write("\nFixes:\n")
     for i, fix in enumerate(report.fixes, 1):
         out.write(f"  {i}. {fix}\n")
