@@ -104,6 +104,8 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
                 f"torch.cuda.is_available() is False (torch {probe.torch_version})",
                 _repair_fix(label),
             )
+        if static.torch is None:
+            return _no_torch(None, label)
         return record.prediction.torch_cuda
 
     if need.kind == "llama":
@@ -319,7 +321,9 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
     """The env a command should act on: an explicit ENV, or the best pick for the needs.
 
     With no ENV and no needs, the project's recorded needs (``venvsel use``) apply when the
-    project has them; otherwise the best env overall is taken.
+    project has them, and the env it recorded is taken while it still exists and still
+    satisfies them (else a warning says why, and the best env is picked again); with nothing
+    recorded, the best env overall is taken.
     """
     if env_arg:
         from .discover import env_from_path
@@ -327,6 +331,11 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
         return env_from_path(env_arg)
     if not needs and python_spec is None:
         needs, python_spec = project_needs()
+        from .project import recorded_choice
+
+        recorded = recorded_choice(needs, python_spec)
+        if recorded is not None:
+            return recorded
     result = pick(needs, python_spec)
     if result.chosen is None:
         raise UnmetError(result.explain())
