@@ -76,7 +76,7 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
 
 
 def evaluate_running(
-    needs: Sequence[str], python_spec: str | None, record: EnvRecord
+    needs: Sequence[str], python_spec: str | None, record: EnvRecord, script: str | None = None
 ) -> GuardResult:
     """Judge ``record`` (with its live probe) against the needs; name a better env if it fails."""
     from .machine import read_machine
@@ -101,11 +101,9 @@ def evaluate_running(
         from .shells.posix import quote
 
         command = f'eval "$(venvsel activate {quote(alt_path)})"'
-        script = quote(sys.argv[0]) if sys.argv and sys.argv[0] else "your_script.py"
+        job = f"python {quote(script)}" if script else "your command"
         lines.append(f"{alt_path} does. Switch to it with:  {command}")
-        lines.append(
-            f"or run this job inside it:  venvsel run --env {quote(alt_path)} -- python {script}"
-        )
+        lines.append(f"or run this job inside it:  venvsel run --env {quote(alt_path)} -- {job}")
     else:
         lines.append(
             "No env known to venvsel satisfies it. Run `venvsel doctor` for the reasons and fixes."
@@ -128,7 +126,10 @@ def require(*needs: str, python: str | None = None) -> None:
     parsed = parse_needs(needs, python)
     _, record = _record(sys.prefix)
     record = replace(record, probe=_probe_in_process(parsed), probe_cached=False)
-    result = evaluate_running(needs, python, record)
+    argv0 = sys.argv[0] if sys.argv else ""
+    result = evaluate_running(
+        needs, python, record, argv0 if argv0 not in ("", "-c", "-m") else None
+    )
     if not result.ok:
         sys.stderr.write(result.message + "\n")
         raise SystemExit(1)
