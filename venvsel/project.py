@@ -1,0 +1,520 @@
+"""The project a directory belongs to, what `venvsel use` recorded in it, and its status.
+
+A project's settings are ``.venvsel.toml`` (top-level keys) or the ``[tool.venvsel]`` table
+of ``pyproject.toml``; they are shared and meant to be committed::
+
+    [tool.venvsel]
+    needs = ["torch"]      # what any env for this project must satisfy (as --need)
+    python = ">=3.10"      # optional, as --python
+    env = ".venv310"       # the env `venvsel use` chose: relative to the project root
+                           # when inside it, else absolute
+
+Finding: walk up from the current directory; the first directory whose ``.venvsel.toml`` or
+``pyproject.toml`` carries settings wins (``.venvsel.toml`` first, as ruff prefers its own
+file); the walk stops after the directory that holds ``.git`` (a repository's root bounds
+its projects). Where to *write* when nothing is recorded yet: the nearest directory with a
+``pyproject.toml`` or ``.git``, else the current directory.
+
+Reading uses the stdlib TOML parser only: ``venvsel status`` and the warm ``activate`` read
+settings on every call. Writing uses tomlkit and keeps every byte outside the changed table:
+a new ``[tool.venvsel]`` table is appended to the file, an existing one is edited key by key,
+and the result is parsed again and compared with what was meant before anything is written.
+
+Machine-local state (the chosen env's fingerprint, the undo journal) is not here: it lives in
+the project's ``.venvsel/`` directory, owned by :mod:`venvsel.use.journal`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import UnmetError, UsageError
+
+if TYPE_CHECKING:
+    from .model import Env
+
+SETTINGS_FILE = ".venvsel.toml"
+PYPROJECT = "pyproject.toml"
+STATE_DIR = ".venvsel"  # machine-local state; ignores itself for git
+KEYS = ("needs", "python", "env")
+
+SettingsKind = Literal["venvsel-toml", "pyproject"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a project records: its needs, python specifier and chosen env (as written)."""
+
+    needs: tuple[str, ...] = ()
+    python: str | None = None
+    env: str | None = None
+
+    def as_toml_data(self) -> dict[str, Any]:
+        """The table's keys as TOML data, empty values left out."""
+        data: dict[str, Any] = {}
+        if self.needs:
+            data["needs"] = list(self.needs)
+        if self.python:
+            data["python"] = self.python
+        if self.env:
+            data["env"] = self.env
+        return data
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project root and its settings file (which may not exist yet when about to write)."""
+
+    root: str  # absolute
+    file: str  # absolute path of the settings file
+    kind: SettingsKind
+    settings: Settings | None  # None: nothing recorded in ``file`` yet
+
+    @property
+    def label(self) -> str:
+        """How the settings are named in messages: "pyproject.toml [tool.venvsel]"."""
+        return f"{PYPROJECT} [tool.venvsel]" if self.kind == "pyproject" else SETTINGS_FILE
+
+    @property
+    def state_dir(self) -> str:
+        return os.path.join(self.root, STATE_DIR)
+
+    def env_path(self) -> str | None:
+        """The recorded env as an absolute path (``~`` expanded), None when none is recorded."""
+        if self.settings is None or not self.settings.env:
+            return None
+        return os.path.normpath(os.path.join(self.root, os.path.expanduser(self.settings.env)))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    # tomllib is stdlib from 3.11; tomli is the same parser for older Pythons.
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib.loads(text)
+    import tomli  # type: ignore[import-not-found, unused-ignore]
+
+    result: dict[str, Any] = tomli.loads(text)
+    return result
+
+
+def _read_toml(path: str) -> dict[str, Any] | None:
+    """The parsed file; None when it does not exist; UsageError naming it when malformed."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a TOML file.") from None
+    except OSError as e:
+        raise UsageError(f"{path} cannot be read: {e.strerror or e}") from None
+    try:
+        return _parse_toml(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path} is not UTF-8 text ({e}).",
+                         hint="TOML files must be UTF-8.") from None
+    except Exception as e:  # tomllib.TOMLDecodeError or tomli's: the message is what matters
+        raise UsageError(f"{path} is not valid TOML: {e}",
+                         hint="Fix the file and run again.") from None
+
+
+def _settings_from(data: Any, where: str) -> Settings:
+    """Validate a settings table; a wrong type is a usage error naming the file and key."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a table of settings, not {type(data).__name__}.")
+    needs_raw = data.get("needs", [])
+    if isinstance(needs_raw, str):
+        needs_raw = [needs_raw]
+    if not isinstance(needs_raw, list) or not all(isinstance(n, str) for n in needs_raw):
+        raise UsageError(f'{where}: needs must be a list of strings, e.g. needs = ["torch"].')
+    python = data.get("python")
+    if python is not None and not isinstance(python, str):
+        raise UsageError(f'{where}: python must be a string, e.g. python = ">=3.10".')
+    env = data.get("env")
+    if env is not None and not isinstance(env, str):
+        raise UsageError(f'{where}: env must be a path string, e.g. env = ".venv".')
+    return Settings(tuple(needs_raw), python or None, env or None)
+
+
+def read_settings(path: str, kind: SettingsKind) -> Settings | None:
+    """The settings recorded in one file; None when the file or its table is absent."""
+    data = _read_toml(path)
+    if data is None:
+        return None
+    if kind == "venvsel-toml":
+        return _settings_from({k: v for k, v in data.items() if k in KEYS}, path)
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "venvsel" not in tool:
+        return None
+    return _settings_from(tool["venvsel"], f"{path} [tool.venvsel]")
+
+
+def _walk_up(start: str) -> list[str]:
+    """``start`` and its parents, nearest first, up to the repository root or ``/``."""
+    out = []
+    d = os.path.abspath(start)
+    while True:
+        out.append(d)
+        if os.path.lexists(os.path.join(d, ".git")):
+            break
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return out
+
+
+def find_project(start: str | None = None) -> Project | None:
+    """The nearest project (walking up from ``start``, default cwd) that has settings."""
+    for d in _walk_up(start or os.getcwd()):
+        own = os.path.join(d, SETTINGS_FILE)
+        settings = read_settings(own, "venvsel-toml")
+        if settings is not None:
+            return Project(d, own, "venvsel-toml", settings)
+        pyproject = os.path.join(d, PYPROJECT)
+        settings = read_settings(pyproject, "pyproject")
+        if settings is not None:
+            return Project(d, pyproject, "pyproject", settings)
+    return None
+
+
+def project_for_writing(start: str | None = None) -> Project:
+    """Where `venvsel use` records: the existing project, else the nearest dir that has a
+    pyproject.toml or .git (pyproject.toml's table when it has one), else cwd."""
+    start = os.path.abspath(start or os.getcwd())
+    found = find_project(start)
+    if found is not None:
+        return found
+    chain = _walk_up(start)
+    root = next(
+        (d for d in chain if os.path.exists(os.path.join(d, PYPROJECT))
+         or os.path.lexists(os.path.join(d, ".git"))),
+        start,
+    )
+    if os.path.isfile(os.path.join(root, PYPROJECT)):
+        return Project(root, os.path.join(root, PYPROJECT), "pyproject", None)
+    return Project(root, os.path.join(root, SETTINGS_FILE), "venvsel-toml", None)
+
+
+def recorded_needs(start: str | None = None) -> tuple[list[str], str | None]:
+    """(needs, python spec) recorded for the project containing ``start`` (default cwd);
+    ``([], None)`` when no project records any."""
+    project = find_project(start)
+    if project is None or project.settings is None:
+        return [], None
+    return list(project.settings.needs), project.settings.python
+
+
+def recorded_env(start: str | None = None) -> str | None:
+    """The absolute path of the env `venvsel use` recorded for this project, if any (it may
+    no longer exist: callers check)."""
+    project = find_project(start)
+    return project.env_path() if project is not None else None
+
+
+# --------------------------------------------------------------------------- checking an env
+
+
+def unmet_reason(env: Env, needs: Sequence[str], python_spec: str | None,
+                 *, timeout: float | None = None) -> str | None:
+    """Why ``env`` does not satisfy the needs (None: it does). Answers from the cache and the
+    static facts; spawns one live probe only when a need can be confirmed only live and no
+    probe is cached (the same rule as :func:`venvsel.select.pick`)."""
+    from .scan import Scanner
+    from .select import LIVE_NEEDS, evaluate, parse_needs
+
+    label = env.shown_path or env.path
+    if env.broken:
+        return f"{label} is broken: {env.broken}"
+    parsed = parse_needs(needs, python_spec)
+    if not parsed:
+        return None
+    scanner = Scanner()
+    record = scanner.record(env)
+    ev = evaluate(record, parsed, scanner.machine)
+    if ev.failing is None and not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
+        (record,) = scanner.probe([record], timeout=timeout)
+        ev = evaluate(record, parsed, scanner.machine)
+    if ev.failing is None:
+        return None
+    need, verdict = ev.failing
+    fix = f" (fix: {verdict.fix})" if verdict.fix else ""
+    return f"{label} does not satisfy {need}: {verdict.reason}{fix}"
+
+
+def recorded_choice(needs: Sequence[str], python_spec: str | None,
+                    start: str | None = None) -> Env | None:
+    """The env `venvsel use` recorded for this project, when it still exists and still
+    satisfies ``needs``; otherwise None, with a warning on stderr saying why (the caller then
+    picks again). Used by :func:`venvsel.select.resolve_env` when no --need is given."""
+    path = recorded_env(start)
+    if path is None:
+        return None
+    from .render import warn
+
+    wanted = " and ".join([*needs, *([f"python{python_spec}"] if python_spec else [])])
+    again = f"; picking again for {wanted}" if wanted else "; picking again"
+    if not os.path.isdir(path):
+        warn(f"the project's env {path} no longer exists{again} "
+             "(`venvsel use` records a new one).")
+        return None
+    from .discover import env_from_path
+
+    try:
+        env = env_from_path(path)
+    except UsageError as e:
+        warn(f"the project's env {path} is no longer usable ({e.message}){again}.")
+        return None
+    reason = unmet_reason(env, needs, python_spec)
+    if reason is not None:
+        warn(f"{reason}{again}.")
+        return None
+    return env
+
+
+def require_satisfied(env: Env, needs: Sequence[str], python_spec: str | None,
+                      *, timeout: float | None = None) -> None:
+    """UnmetError (exit 1) when ``env`` does not satisfy the needs."""
+    reason = unmet_reason(env, needs, python_spec, timeout=timeout)
+    if reason is not None:
+        raise UnmetError(reason)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _toml_body(data: dict[str, Any]) -> str:
+    import tomlkit
+
+    return tomlkit.dumps(data)
+
+
+def _normalise(data: dict[str, Any]) -> dict[str, Any]:
+    """Drop an empty ``tool`` table so "no tool table" and "an empty one" compare equal."""
+    out = dict(data)
+    if out.get("tool") == {}:
+        del out["tool"]
+    return out
+
+
+def _set_keys(table: Any, values: dict[str, Any]) -> None:
+    """Edit a tomlkit table in place: keys we own set or removed, comments and others kept."""
+    for key in KEYS:
+        if key in values:
+            if key not in table or table[key] != values[key]:
+                table[key] = values[key]
+        elif key in table:
+            del table[key]
+
+
+def settings_text(kind: SettingsKind, old_text: str | None, settings: Settings | None) -> str:
+    """The settings file's new text with ``settings`` recorded (None: the record removed),
+    every byte outside the venvsel table kept. OperationFailed when that cannot be done
+    without changing anything else (checked by parsing the result)."""
+    import tomlkit
+
+    from .errors import OperationFailed
+
+    where = SETTINGS_FILE if kind == "venvsel-toml" else f"{PYPROJECT} [tool.venvsel]"
+    values = settings.as_toml_data() if settings is not None else None
+    old_data: dict[str, Any] = _parse_toml(old_text) if old_text is not None else {}
+    expected = dict(old_data)
+
+    if kind == "venvsel-toml":
+        for key in KEYS:
+            expected.pop(key, None)
+        expected.update(values or {})
+        if old_text is None:
+            text = ("# The env this project runs in; written by `venvsel use`, "
+                    "see `venvsel status`.\n" + _toml_body(values or {}))
+        else:
+            doc = tomlkit.parse(old_text)
+            _set_keys(doc, values or {})
+            text = tomlkit.dumps(doc)
+    else:
+        tool = old_data.get("tool")
+        tool_copy = dict(tool) if isinstance(tool, dict) else {}
+        had_table = "venvsel" in tool_copy
+        tool_copy.pop("venvsel", None)
+        if values is not None:
+            tool_copy["venvsel"] = values
+        expected["tool"] = tool_copy
+        base = old_text or ""
+        if values is not None and not had_table:
+            # Append: the only edit that provably leaves every existing byte where it was.
+            if not base or base.endswith("\n\n"):
+                sep = ""
+            else:
+                sep = "\n" if base.endswith("\n") else "\n\n"
+            text = base + sep + "[tool.venvsel]\n" + _toml_body(values)
+        else:
+            doc = tomlkit.parse(base)
+            tbl = doc["tool"]["venvsel"] if had_table else None
+            if tbl is None:
+                text = base
+            elif values is None:
+                del doc["tool"]["venvsel"]
+                if not doc["tool"]:
+                    del doc["tool"]
+                text = tomlkit.dumps(doc)
+            else:
+                _set_keys(tbl, values)
+                text = tomlkit.dumps(doc)
+    try:
+        got = _parse_toml(text)
+    except Exception as e:  # any parse failure means we must not write
+        raise OperationFailed(f"could not record the settings in {where} safely ({e}); "
+                              "nothing was changed.") from None
+    if _normalise(got) != _normalise(expected):
+        raise OperationFailed(
+            f"could not record the settings in {where} without changing other settings "
+            "(an unusual layout, e.g. `tool` as an inline table); nothing was changed.",
+            hint=f"Add them by hand: {_toml_body(values or {}).strip()}",
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- status
+
+
+EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "not-recorded", "no-project"]
+
+
+@dataclass(frozen=True)
+class Status:
+    """Which env this directory resolves to, and why — from files and stat() alone."""
+
+    cwd: str
+    root: str | None  # project root, None outside any project
+    settings_file: str | None
+    needs: tuple[str, ...]
+    python: str | None
+    env: str | None  # the recorded env, absolute
+    state: str  # one of EnvState
+    detail: str  # the state in words
+    chosen_at: float | None  # when `venvsel use` chose it (this machine)
+    active: str | None  # $VIRTUAL_ENV or $CONDA_PREFIX
+    active_is_env: bool | None  # the active env is the recorded one (None: nothing active)
+    resolves_to: str | None  # what `venvsel activate` with no --need will use, when known
+    message: str  # one line: what `venvsel activate` here will do
+
+    @property
+    def ok(self) -> bool:
+        return self.state not in ("missing", "broken")
+
+    def short(self) -> str:
+        """For a shell prompt: the env's name, marked when it is not as chosen; "" when none."""
+        if self.env is None:
+            return ""
+        name = os.path.basename(self.env)
+        return name if self.state in ("ok", "unverified") else f"{name} ({self.state})"
+
+    def text(self) -> str:
+        wanted = " and ".join([*self.needs, *([f"python{self.python}"] if self.python else [])])
+        if self.root is None:
+            lines = [f"project  none ({self.detail})"]
+        else:
+            lines = [f"project  {self.root}  ({os.path.basename(self.settings_file or '')})",
+                     f"needs    {wanted or '(none)'}",
+                     f"env      {self.env or '(none recorded)'}",
+                     f"state    {self.state}: {self.detail}"]
+            if self.chosen_at is not None:
+                import time
+
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.chosen_at))
+                lines[-1] += f" (chosen {when})"
+        if self.active:
+            mark = "  (the project's env)" if self.active_is_env else (
+                "  (not the project's env)" if self.root is not None and self.env else "")
+            lines.append(f"active   {self.active}{mark}")
+        lines.append(self.message)
+        return "\n".join(lines)
+
+
+def _active_env() -> str | None:
+    return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX") or None
+
+
+def status(start: str | None = None) -> Status:
+    """The project's recorded needs and env, and whether that env is still what was chosen.
+    Spawn-free and light: stat() calls and small files (suitable for a shell prompt)."""
+    cwd = os.path.abspath(start or os.getcwd())
+    active = _active_env()
+    project = find_project(cwd)
+    if project is None or project.settings is None:
+        return Status(cwd, None, None, (), None, None, "no-project",
+                      "no venvsel settings in this directory or its parents", None, active, None,
+                      None, "No project settings: `venvsel activate` needs --need or an ENV here "
+                      "(`venvsel use --need ...` records them).")
+    s = project.settings
+    wanted = " and ".join([*s.needs, *([f"python{s.python}"] if s.python else [])]) or "(none)"
+    path = project.env_path()
+    chosen_at = None
+    resolves: str | None = None
+
+    def make(state: str, detail: str, message: str) -> Status:
+        same = None
+        if active:
+            same = path is not None and os.path.realpath(active) == os.path.realpath(path)
+        return Status(cwd, project.root, project.file, s.needs, s.python, path, state, detail,
+                      chosen_at, active, same, resolves, message)
+
+    if path is None:
+        return make("not-recorded", "no env recorded, only needs",
+                    f"`venvsel activate` here picks the best env for {wanted}.")
+    if not os.path.lexists(path) or not os.path.isdir(path):
+        return make("missing", f"{path} no longer exists",
+                    f"`venvsel activate` here will pick again for {wanted}; "
+                    "`venvsel use` records the new choice.")
+    from .discover import env_from_path
+
+    try:
+        env = env_from_path(path)
+    except UsageError as e:
+        return make("broken", f"{path} is not a usable env any more: {e.message}",
+                    f"`venvsel activate` here will pick again for {wanted}.")
+    if env.broken:
+        return make("broken", f"{path} is broken: {env.broken}",
+                    f"`venvsel activate` here will pick again for {wanted}; "
+                    f"or `venvsel repair {path}`.")
+    from .cache import env_fingerprint
+    from .use.journal import load_chosen
+
+    chosen = load_chosen(project.root)
+    resolves = env.path
+    if chosen is None or os.path.realpath(chosen.env) != env.path:
+        return make("unverified", "chosen elsewhere (no record of it on this machine)",
+                    f"`venvsel activate` here uses {path} after checking it satisfies {wanted}.")
+    chosen_at = chosen.time
+    if chosen.fingerprint != env_fingerprint(env):
+        return make("changed", "the env changed since `venvsel use` chose it "
+                    "(packages or interpreter)",
+                    f"`venvsel activate` here checks {path} again for {wanted}, and picks "
+                    "again if it no longer fits.")
+    return make("ok", "unchanged since `venvsel use` chose it",
+                f"`venvsel activate` here uses {path}.")
+
+
+__all__ = [
+    "Project",
+    "Settings",
+    "Status",
+    "find_project",
+    "project_for_writing",
+    "read_settings",
+    "recorded_choice",
+    "recorded_env",
+    "recorded_needs",
+    "require_satisfied",
+    "settings_text",
+    "status",
+    "unmet_reason",
+]
