@@ -261,6 +261,99 @@ def cache_clear(as_json: bool) -> None:
         click.echo(f"removed {removed} cache {noun} from {store.root}")
 
 
+# ---- use / status (project pinning helper) -------------------------------------------------
+
+@cli.command()
+@click.argument("env", required=False, type=click.Path())
+@need_options
+@click.option("--vscode", is_flag=True,
+              help="Set python.defaultInterpreterPath in .vscode/settings.json (comments kept).")
+@click.option("--link", metavar="PATH", default=None,
+              help="Make PATH (e.g. .venv) a link to the env; an existing env there is moved "
+              "aside to PATH.venvsel-backup, never deleted.")
+@click.option("--direnv", is_flag=True, help="Write an .envrc that activates through venvsel.")
+@click.option("--undo", is_flag=True,
+              help="Undo the last `venvsel use` here: restore exactly what was there.")
+@click.option("--timeout", type=click.FloatRange(0.1), default=None,
+              help="Seconds the confirming live probe may take (default 30).")
+@json_option
+def use(env: str | None, needs: tuple[str, ...], python_spec: str | None, vscode: bool,
+        link: str | None, direnv: bool, undo: bool, timeout: float | None, as_json: bool) -> None:
+    """Pin this project to the env that fits: record its needs and the chosen env (ENV, or
+    the best one for --need) in pyproject.toml [tool.venvsel] (else .venvsel.toml). Then
+    `venvsel activate`, `pick`, `run` and `bench` with no --need use them here, and
+    --vscode / --link / --direnv point editors and tools at the same env.
+
+    \b
+    Examples:
+      venvsel use --need cuda --vscode --link .venv
+      venvsel use .venv310 --direnv       # this env, whatever it has
+      eval "$(venvsel activate)"          # then: the project's env
+      venvsel status                      # which env, and is it still valid
+      venvsel use --undo                  # everything back as it was
+    """
+    from .errors import UsageError
+
+    if undo:
+        if env or needs or python_spec or vscode or link or direnv:
+            raise UsageError("--undo takes no ENV or other options.")
+        from .use import undo as do_undo
+
+        undone = do_undo()
+        if as_json:
+            from .render import emit_json
+
+            emit_json("use", {"undo": undone})
+        else:
+            click.echo(undone.text())
+        return
+    from .use import use_env
+
+    result = use_env(env, needs, python_spec, vscode=vscode, link=link, direnv=direnv,
+                     timeout=timeout)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("use", result)
+    else:
+        click.echo(result.text())
+
+
+@cli.command()
+@click.option("--short", is_flag=True,
+              help="One word for a shell prompt: the env's name, with (changed) or (missing).")
+@json_option
+def status(short: bool, as_json: bool) -> None:
+    """Which env this directory resolves to and why: the project's recorded needs and env,
+    and whether that env is still valid (deleted? changed since it was chosen?). Reads files
+    only, starts nothing: fast enough for a shell prompt. Exit 1 when the recorded env is
+    gone or broken. Also available as `venvsel which`.
+
+    \b
+    Examples:
+      venvsel status
+      venvsel which --short             # e.g. in PS1: .venv310
+      venvsel status --json | jq .data.state
+    """
+    from .project import status as do_status
+
+    result = do_status()
+    if as_json:
+        from .render import emit_json
+
+        emit_json("status", result)
+    elif short:
+        if result.short():
+            click.echo(result.short())
+    else:
+        click.echo(result.text())
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+cli.add_command(status, name="which")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
