@@ -1,0 +1,264 @@
+"""Activation in every shell: the shell-neutral plan (:mod:`.plan`) and one renderer per shell
+family (:mod:`.posix`, :mod:`.fish`, :mod:`.powershell`, :mod:`.cmd`), each with its own
+quote function; shell detection; the hook scripts in ``venvsel/resources/shell``.
+
+Lean on purpose: ``venvsel activate`` imports this on its warm path, so renderers are
+imported only when used and nothing here starts an interpreter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..model import Env
+from .plan import ActivationPlan, build_deactivate_plan, build_plan
+
+# The names --shell accepts, and the family that renders each.
+SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
+HOOK_SHELLS = ("bash", "zsh", "fish", "pwsh", "powershell", "cmd")
+
+# Names a process or $SHELL may carry -> the --shell name that fits it.
+_ALIASES = {
+    "bash": "bash", "zsh": "zsh", "sh": "sh", "dash": "sh", "ash": "sh", "ksh": "sh",
+    "mksh": "sh", "ksh93": "sh", "busybox": "sh", "fish": "fish", "pwsh": "pwsh",
+    "pwsh-preview": "pwsh", "powershell": "powershell", "cmd": "cmd",
+}
+
+_HOOK_FILES = {
+    "bash": "venvsel.bash", "zsh": "venvsel.zsh", "fish": "venvsel.fish",
+    "pwsh": "venvsel.ps1", "powershell": "venvsel.ps1", "cmd": "venvsel.bat",
+}
+
+
+def render(plan: ActivationPlan, shell: str) -> str:
+    """The code that performs ``plan`` in ``shell`` (one of :data:`SHELLS`).
+
+    Raises UsageError, before returning anything, when a value cannot be held safely by
+    that shell.
+    """
+    if shell in ("bash", "zsh", "sh"):
+        from . import posix
+
+        return posix.render(plan, shell)
+    if shell == "fish":
+        from . import fish
+
+        return fish.render(plan)
+    if shell in ("pwsh", "powershell"):
+        from . import powershell
+
+        return powershell.render(plan)
+    if shell == "cmd":
+        from . import cmd
+
+        return cmd.render(plan)
+    raise UsageError(f"unknown shell {shell!r}",
+                     hint=f"Pass --shell with one of: {', '.join(SHELLS)}.")
+
+
+def normalize(name: str) -> str | None:
+    """The --shell name for a process or executable name ("dash" -> "sh"), None if unknown."""
+    base = os.path.basename(name.strip()).lower()
+    if base.endswith(".exe"):
+        base = base[:-4]
+    base = base.lstrip("-")  # login shells show up as "-bash"
+    return _ALIASES.get(base)
+
+
+def detect_shell(environ: Mapping[str, str] | None = None) -> str:
+    """The shell that will run our output: the nearest shell among our parent processes
+    (shellingham), then $SHELL (then %ComSpec% on Windows). UsageError when it cannot tell."""
+    environ = os.environ if environ is None else environ
+    seen: list[str] = []
+    try:
+        import shellingham
+
+        name, _path = shellingham.detect_shell()
+    except Exception as exc:  # shellingham raises its own failure, or OSError reading /proc
+        seen.append(f"no shell among the parent processes ({type(exc).__name__})")
+    else:
+        found = normalize(name)
+        if found:
+            return found
+        seen.append(f"parent shell {name!r} is not supported")
+    shell_var = environ.get("SHELL")
+    if shell_var:
+        found = normalize(shell_var)
+        if found:
+            return found
+        seen.append(f"$SHELL={shell_var!r} is not supported")
+    if os.name == "nt" and environ.get("ComSpec"):
+        found = normalize(environ["ComSpec"])
+        if found:
+            return found
+    raise UsageError(
+        "cannot tell which shell to write code for: " + ("; ".join(seen) or "no $SHELL"),
+        hint=f"Pass --shell, one of: {', '.join(SHELLS)}.",
+    )
+
+
+def hook_source(shell: str) -> str:
+    """The hook script for ``shell`` (resources/shell): defines a ``venvsel`` shell function
+    so ``venvsel activate`` / ``venvsel deactivate`` change the current shell."""
+    try:
+        filename = _HOOK_FILES[shell]
+    except KeyError:
+        raise UsageError(
+            f"no shell hook for {shell!r}", hint=f"Hooks exist for: {', '.join(HOOK_SHELLS)}."
+        ) from None
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "shell", filename)
+    with open(path, encoding="utf-8", newline="") as fh:  # the .bat keeps its CRLF
+        return fh.read()
+
+
+@dataclass(frozen=True)
+class ShellCode:
+    """What ``venvsel activate`` / ``deactivate`` print: ``code`` for ``shell``."""
+
+    shell: str
+    code: str
+    env: Env | None  # the env activated; None for a deactivation
+    prompt: str | None = None  # the name shown in the prompt
+    nothing_active: bool = False  # deactivate with no env active: code is empty
+
+
+def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | None) -> Env:
+    """The env to act on. An explicit ENV with no needs is read from disk alone (the warm
+    path: no interpreter, no cache, no packaging); anything else goes through selection."""
+    if env_arg and not needs and python_spec is None:
+        from ..discover import env_from_path
+
+        return env_from_path(env_arg)
+    from ..select import resolve_env as select_env
+
+    return select_env(env_arg, needs, python_spec)
+
+
+def _target_shell(shell: str | None, environ: Mapping[str, str]) -> str:
+    if shell is None:
+        return detect_shell(environ)
+    if shell not in SHELLS:
+        raise UsageError(f"unknown shell {shell!r}", hint=f"Use one of: {', '.join(SHELLS)}.")
+    return shell
+
+
+def activation(
+    env_arg: str | None,
+    needs: Sequence[str] = (),
+    python_spec: str | None = None,
+    *,
+    shell: str | None = None,
+    prompt: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    os_name: str | None = None,
+) -> ShellCode:
+    """The code that activates the env named by ``env_arg`` or chosen by the needs, in
+    ``shell`` (detected when None). Raises before returning anything when the env or a value
+    cannot be activated safely."""
+    environ = os.environ if environ is None else environ
+    target = _target_shell(shell, environ)
+    env = resolve_env(env_arg, needs, python_spec)
+    plan = build_plan(env, environ, os_name=os_name, prompt=prompt)
+    return ShellCode(shell=target, code=render(plan, target), env=env, prompt=plan.prompt)
+
+
+def deactivation(
+    *,
+    shell: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    os_name: str | None = None,
+) -> ShellCode:
+    """The code that leaves the active env: venvsel's (restoring the saved state) or one a
+    venv/virtualenv/conda activation left. Empty code when no env is active."""
+    environ = os.environ if environ is None else environ
+    target = _target_shell(shell, environ)
+    plan = build_deactivate_plan(environ, os_name=os_name)
+    if plan is None:
+        return ShellCode(shell=target, code="", env=None, nothing_active=True)
+    return ShellCode(shell=target, code=render(plan, target), env=None)
+
+
+def encode(code: str, shell: str) -> bytes:
+    """The bytes to print. POSIX paths are bytes: names that are not valid UTF-8 travel
+    through surrogateescape and come out exactly as they are on disk."""
+    if os.name != "nt" or shell not in ("cmd", "powershell"):
+        return code.encode(sys.getfilesystemencoding() or "utf-8", "surrogateescape")
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        return code.encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"the activation code holds {exc.object[exc.start:exc.end]!r}, which the console "
+            f"encoding ({encoding}) cannot represent",
+            hint="Switch the console to UTF-8 (chcp 65001), or move the environment.",
+        ) from None
+
+
+def write(result: ShellCode) -> None:
+    """Print the code (bytes, unchanged line ends) on stdout."""
+    data = encode(result.code, result.shell)
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a replaced text stream (tests): write the text as is
+        sys.stdout.write(result.code)
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    out.write(data)
+    out.flush()
+
+
+def completion_source(shell: str, command: Any, prog_name: str = "venvsel") -> str:
+    """click's completion script for ``shell`` (bash, zsh, fish; "" for the others)."""
+    if shell not in ("bash", "zsh", "fish"):
+        return ""
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    if cls is None:
+        return ""
+    var = "_" + prog_name.replace("-", "_").upper() + "_COMPLETE"
+    source: str = cls(command, {}, prog_name, var).source()
+    if shell == "zsh":
+        # compdef exists only after compinit; without it, skip completion quietly.
+        source = "if (( $+functions[compdef] )); then\n" + source.rstrip("\n") + "\nfi\n"
+    return source
+
+
+def hook(shell: str, *, command: Any = None, completion: bool = True) -> str:
+    """What ``venvsel shell-hook SHELL`` prints: the hook script, then (bash, zsh, fish)
+    click's completion for ``command``."""
+    text = hook_source(shell)
+    if shell == "cmd":
+        from . import cmd as cmd_renderer
+
+        # cmd runs the .bat by name: it must call the real venvsel, not itself.
+        python = cmd_renderer.check(sys.executable, "the Python running venvsel")
+        first, _, rest = text.partition("\n")
+        text = f'{first}\nset "_VENVSEL_PY={python}"\r\n{rest}'
+    if completion and command is not None:
+        extra = completion_source(shell, command)
+        if extra:
+            text = text.rstrip("\n") + "\n\n" + extra
+    return text
+
+
+__all__ = [
+    "HOOK_SHELLS",
+    "SHELLS",
+    "ShellCode",
+    "activation",
+    "deactivation",
+    "detect_shell",
+    "encode",
+    "hook",
+    "hook_source",
+    "normalize",
+    "render",
+    "resolve_env",
+    "write",
+]

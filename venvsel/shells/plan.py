@@ -1,0 +1,500 @@
+"""The shell-neutral activation plan: what activating (or deactivating) an env changes.
+
+:func:`build_plan` turns an :class:`~venvsel.model.Env` and the caller's environment into a
+frozen list of operations; one renderer per shell family (posix, fish, powershell, cmd) turns
+the operations into code, each with its own quote function. ``venvsel run`` applies the same
+plan to a copy of ``os.environ`` (:func:`apply_to_environ`), so a command run through venvsel
+sees exactly what an activated shell would.
+
+Semantics, shared by every shell:
+
+* Activating deactivates whatever env is active first: an env venvsel activated (its saved
+  state is restored), or one a venv/virtualenv activate script or conda activated (its bin
+  dirs leave PATH, its variables are unset, and its own ``deactivate`` runs when the shell
+  has one, so its prompt comes back).
+* The state before activation is saved in exported ``_VENVSEL_OLD_<NAME>`` variables (only
+  for names that were set) plus ``_VENVSEL_ENV``; ``deactivate`` (the shell function the plan
+  defines, or ``venvsel deactivate`` from any child shell) restores exactly that state and
+  removes every ``_VENVSEL_`` variable. Activating B while A is active keeps A's saved state,
+  so deactivating B returns to the state before A.
+* PATH is saved from the *shell's* own ``$PATH``, in the shell: a launcher between the shell
+  and venvsel (pyenv's shims, mise, asdf) hands venvsel a PATH with its own dirs in front,
+  and saving that would leave them behind after ``deactivate``. Each PATH operation also
+  carries the value computed here, for cmd.exe (which cannot compute) and ``venvsel run``.
+* Values no shell can hold safely are refused here with :class:`~venvsel.errors.UsageError`
+  before anything is rendered: NUL anywhere, the PATH separator inside the env path
+  (conda #11460). Renderers refuse what only their shell cannot hold (cmd.exe's metacharacters).
+* The prompt lives in shell variables the CLI cannot see, so prompt operations are rendered as
+  code that saves and restores it inside the shell, and the env name reaches the prompt only
+  through a variable reference (a name like ``$(id)`` must not run at every prompt).
+
+This module imports nothing heavy: it is on the warm ``venvsel activate`` path.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import posixpath
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Union
+
+from ..errors import UsageError
+from ..model import Env
+
+STATE_ENV = "_VENVSEL_ENV"  # the env venvsel activated; present while one is active
+OLD_PREFIX = "_VENVSEL_OLD_"  # _VENVSEL_OLD_PATH etc.: the values before activation
+OLD_ENV_PROMPT = "_VENVSEL_OLD_PROMPT"  # cmd.exe keeps its prompt in the PROMPT variable
+
+OLD_PATH = OLD_PREFIX + "PATH"
+
+# Every environment variable activation may change besides PATH, in the order they are rendered.
+MANAGED = (
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "VIRTUAL_ENV_PROMPT",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "CONDA_PROMPT_MODIFIER",
+)
+STATE_VARS = (STATE_ENV, OLD_PATH, *(OLD_PREFIX + name for name in MANAGED))
+
+
+# --------------------------------------------------------------------------- operations
+
+
+@dataclass(frozen=True)
+class SetVar:
+    """Set and export an environment variable."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class UnsetVar:
+    """Remove an environment variable (no error when it is not set)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class SavePath:
+    """Save the PATH that ``deactivate`` restores in ``_VENVSEL_OLD_PATH``.
+
+    ``keep``: venvsel's saved state is active and stays as it is. Otherwise the shell saves
+    its own ``$PATH`` with the first occurrence of each of ``remove`` (the dirs of the env
+    that was active) taken out. ``literal`` is that value as computed from the environment
+    venvsel saw (None: PATH unset), for shells that cannot compute it.
+    """
+
+    remove: tuple[str, ...]
+    keep: bool
+    literal: str | None
+    sep: str
+
+
+@dataclass(frozen=True)
+class PrependPath:
+    """``PATH = entries`` followed by the saved PATH (``_VENVSEL_OLD_PATH``) when not empty.
+
+    ``rest`` is the saved PATH as computed from the environment venvsel saw.
+    """
+
+    entries: tuple[str, ...]
+    rest: str | None
+    sep: str
+
+    @property
+    def value(self) -> str:
+        parts = list(self.entries)
+        if self.rest:
+            parts.append(self.rest)
+        return self.sep.join(parts)
+
+
+@dataclass(frozen=True)
+class RestorePath:
+    """``PATH = _VENVSEL_OLD_PATH``; ``literal`` as computed from the environment venvsel
+    saw (None: PATH was unset)."""
+
+    literal: str | None
+    sep: str
+
+
+@dataclass(frozen=True)
+class SetPrompt:
+    """Save the shell's prompt (once) and show ``prefix`` in front of it.
+
+    ``env_prompt`` is the PROMPT *environment variable* before activation; only cmd.exe keeps
+    its prompt there (other shells save theirs in shell variables, in the shell).
+    """
+
+    prefix: str
+    env_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class RestorePrompt:
+    """Put back the prompt :class:`SetPrompt` saved, when this shell saved one."""
+
+    env_prompt: str | None = None
+
+
+@dataclass(frozen=True)
+class DeactivateForeign:
+    """Run a venv/virtualenv activate script's ``deactivate nondestructive`` if the shell has
+    one: it restores the prompt that script changed (the variables are reset anyway)."""
+
+
+@dataclass(frozen=True)
+class DefineDeactivate:
+    """Define the shell's ``deactivate``: running it performs ``body``."""
+
+    body: tuple[Op, ...]
+
+
+@dataclass(frozen=True)
+class RemoveDeactivate:
+    """Remove the ``deactivate`` function (the last thing it does)."""
+
+
+@dataclass(frozen=True)
+class Rehash:
+    """Forget cached command locations after PATH changed (``hash -r`` / ``rehash``)."""
+
+
+Op = Union[
+    SetVar, UnsetVar, SavePath, PrependPath, RestorePath, SetPrompt, RestorePrompt,
+    DeactivateForeign, DefineDeactivate, RemoveDeactivate, Rehash,
+]
+
+
+@dataclass(frozen=True)
+class ActivationPlan:
+    """Operations for one shell-neutral activation (``env`` set) or deactivation (``env``
+    None). ``path_sep`` is the PATH separator of the target OS."""
+
+    ops: tuple[Op, ...]
+    path_sep: str
+    env: Env | None = None
+    prompt: str | None = None  # the env's display name, None for a deactivation
+
+    def walk(self) -> Iterator[Op]:
+        """Every operation, including those inside ``deactivate``."""
+        yield from _walk(self.ops)
+
+
+def _walk(ops: tuple[Op, ...]) -> Iterator[Op]:
+    for op in ops:
+        yield op
+        if isinstance(op, DefineDeactivate):
+            yield from _walk(op.body)
+
+
+def values(op: Op) -> tuple[str, ...]:
+    """The literal strings an operation carries (what a renderer has to quote)."""
+    if isinstance(op, SetVar):
+        return (op.value,)
+    if isinstance(op, PrependPath):
+        return (op.value, *op.entries)
+    if isinstance(op, (SavePath, RestorePath)):
+        return () if op.literal is None else (op.literal,)
+    if isinstance(op, SetPrompt):
+        return (op.prefix,) if op.env_prompt is None else (op.prefix, op.env_prompt)
+    if isinstance(op, RestorePrompt):
+        return () if op.env_prompt is None else (op.env_prompt,)
+    return ()
+
+
+# --------------------------------------------------------------------------- building
+
+
+def path_sep(os_name: str | None = None) -> str:
+    """PATH separator of the target OS (pwsh on Linux uses ":" like every POSIX shell)."""
+    return ";" if (os_name or os.name) == "nt" else ":"
+
+
+def env_path_entries(env_path: str, *, conda: bool, windows: bool) -> tuple[str, ...]:
+    """Directories an env puts in front of PATH, in order."""
+    if windows:
+        if conda:
+            # conda on Windows: python.exe lives in the prefix itself, DLLs in Library\*.
+            return (
+                env_path,
+                ntpath.join(env_path, "Library", "mingw-w64", "bin"),
+                ntpath.join(env_path, "Library", "usr", "bin"),
+                ntpath.join(env_path, "Library", "bin"),
+                ntpath.join(env_path, "Scripts"),
+                ntpath.join(env_path, "bin"),
+            )
+        return (ntpath.join(env_path, "Scripts"),)
+    return (posixpath.join(env_path, "bin"),)
+
+
+def _same_dir(a: str, b: str, windows: bool) -> bool:
+    if windows:
+        a, b = a.replace("/", "\\"), b.replace("/", "\\")
+        return a.rstrip("\\").casefold() == b.rstrip("\\").casefold()
+    return a.rstrip("/") == b.rstrip("/") and bool(a)
+
+
+def remove_entries(path_value: str, entries: tuple[str, ...], sep: str, windows: bool) -> str:
+    """PATH without the first occurrence of each of ``entries`` (what an activation added)."""
+    parts = path_value.split(sep)
+    for entry in entries:
+        for i, part in enumerate(parts):
+            if _same_dir(part, entry, windows):
+                del parts[i]
+                break
+    return sep.join(parts)
+
+
+def _get(environ: Mapping[str, str], name: str) -> str | None:
+    value = environ.get(name)
+    if value is None and name == "PATH":
+        value = environ.get("Path")  # a Windows environment block copied as a plain dict
+    return value
+
+
+def _foreign_active(environ: Mapping[str, str]) -> bool:
+    return bool(_get(environ, "VIRTUAL_ENV") or _get(environ, "CONDA_PREFIX"))
+
+
+def foreign_entries(environ: Mapping[str, str], os_name: str | None = None) -> tuple[str, ...]:
+    """The PATH dirs of the env another tool left active (none when venvsel's state is on)."""
+    if _get(environ, STATE_ENV) is not None:
+        return ()
+    windows = (os_name or os.name) == "nt"
+    entries: list[str] = []
+    venv = _get(environ, "VIRTUAL_ENV")
+    if venv:
+        entries += env_path_entries(venv, conda=False, windows=windows)
+    conda_prefix = _get(environ, "CONDA_PREFIX")
+    if conda_prefix:
+        entries += env_path_entries(conda_prefix, conda=True, windows=windows)
+    return tuple(entries)
+
+
+def base_state(environ: Mapping[str, str], os_name: str | None = None) -> dict[str, str | None]:
+    """PATH and the managed variables as they are with no env active.
+
+    With venvsel's state present: the saved values. Otherwise the current values, minus the
+    env a venv/virtualenv/conda activation left active (its bin dirs out of PATH, its
+    variables unset).
+    """
+    if _get(environ, STATE_ENV) is not None:
+        base = {name: _get(environ, OLD_PREFIX + name) for name in MANAGED}
+        base["PATH"] = _get(environ, OLD_PATH)
+        return base
+    base = {name: _get(environ, name) for name in MANAGED}
+    path = _get(environ, "PATH")
+    if path is not None:
+        windows = (os_name or os.name) == "nt"
+        path = remove_entries(path, foreign_entries(environ, os_name), path_sep(os_name), windows)
+    base["PATH"] = path
+    for name in ("VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
+                 "CONDA_PROMPT_MODIFIER"):
+        base[name] = None
+    return base
+
+
+def _check_value(value: str, what: str) -> None:
+    if "\0" in value:
+        raise UsageError(
+            f"cannot activate: {what} contains a NUL character, which no shell can hold",
+        )
+
+
+def _check_environ(environ: Mapping[str, str]) -> None:
+    for key, value in environ.items():
+        if key in MANAGED or key in ("PATH", "Path", "PROMPT") or key.startswith("_VENVSEL_"):
+            _check_value(value, f"${key}")
+
+
+def read_prompt(env: Env) -> str:
+    """The env's display name: pyvenv.cfg ``prompt`` when set (``--prompt`` at creation),
+    else the directory name."""
+    cfg = os.path.join(env.path, "pyvenv.cfg")
+    try:
+        with open(cfg, encoding="utf-8", errors="surrogateescape") as fh:
+            for line in fh:
+                key, eq, value = line.partition("=")
+                if eq and key.strip().lower() == "prompt":
+                    value = value.strip()
+                    # CPython's venv writes repr(prompt); virtualenv and uv write it raw.
+                    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                        import ast
+
+                        try:
+                            parsed = ast.literal_eval(value)
+                        except (ValueError, SyntaxError):
+                            parsed = value[1:-1]
+                        value = parsed if isinstance(parsed, str) else value
+                    if value:
+                        return value
+    except OSError:
+        pass
+    return env.name
+
+
+def _deactivation_ops(
+    base: Mapping[str, str | None], env_prompt: str | None, sep: str
+) -> tuple[Op, ...]:
+    ops: list[Op] = [RestorePrompt(env_prompt), RestorePath(base.get("PATH"), sep)]
+    for name in MANAGED:
+        value = base.get(name)
+        ops.append(UnsetVar(name) if value is None else SetVar(name, value))
+    ops.extend(UnsetVar(name) for name in STATE_VARS)
+    ops.extend((RemoveDeactivate(), Rehash()))
+    return tuple(ops)
+
+
+def _env_prompt_base(environ: Mapping[str, str]) -> str | None:
+    if _get(environ, STATE_ENV) is not None:
+        return _get(environ, OLD_ENV_PROMPT)
+    return _get(environ, "PROMPT")
+
+
+def build_plan(
+    env: Env,
+    environ: Mapping[str, str],
+    *,
+    os_name: str | None = None,
+    prompt: str | None = None,
+) -> ActivationPlan:
+    """The operations that activate ``env`` in a shell whose environment is ``environ``.
+
+    ``os_name`` ("posix" or "nt", default :data:`os.name`) picks the PATH separator and the
+    Windows directory names; ``prompt`` overrides the display name (default: pyvenv.cfg's
+    ``prompt``, else the directory name). Raises UsageError for values no shell can hold.
+    """
+    sep = path_sep(os_name)
+    windows = env.layout == "windows"
+    conda = env.kind == "conda"
+    name = prompt if prompt is not None else read_prompt(env)
+    _check_value(env.path, f"the environment path {env.path!r}")
+    _check_value(name, f"the prompt {name!r}")
+    entries = env_path_entries(env.path, conda=conda, windows=windows)
+    for entry in entries:
+        if sep in entry:
+            raise UsageError(
+                f"cannot activate {env.path!r}: its path contains {sep!r}, the PATH separator, "
+                "so it cannot be put on PATH without splitting it",
+                hint="Move or rename the environment to a path without that character.",
+            )
+    _check_environ(environ)
+
+    base = base_state(environ, os_name)
+    ops: list[Op] = []
+    venv_active = _get(environ, "VIRTUAL_ENV")
+    if venv_active and venv_active != _get(environ, STATE_ENV):
+        ops.append(DeactivateForeign())
+
+    # The saved state: what deactivate will restore.
+    keep = _get(environ, STATE_ENV) is not None
+    ops.append(SavePath(foreign_entries(environ, os_name), keep, base["PATH"], sep))
+    ops.append(SetVar(STATE_ENV, env.path))
+    for var in MANAGED:
+        old = base[var]
+        ops.append(UnsetVar(OLD_PREFIX + var) if old is None else SetVar(OLD_PREFIX + var, old))
+
+    # The env itself.
+    ops.append(UnsetVar("PYTHONHOME"))
+    if conda:
+        ops += [UnsetVar("VIRTUAL_ENV"), UnsetVar("VIRTUAL_ENV_PROMPT"),
+                SetVar("CONDA_PREFIX", env.path), SetVar("CONDA_DEFAULT_ENV", name),
+                UnsetVar("CONDA_PROMPT_MODIFIER")]
+    else:
+        ops += [SetVar("VIRTUAL_ENV", env.path), SetVar("VIRTUAL_ENV_PROMPT", name),
+                UnsetVar("CONDA_PREFIX"), UnsetVar("CONDA_DEFAULT_ENV"),
+                UnsetVar("CONDA_PROMPT_MODIFIER")]
+    ops.append(PrependPath(entries, base["PATH"], sep))
+
+    env_prompt = _env_prompt_base(environ)
+    if not _get(environ, "VIRTUAL_ENV_DISABLE_PROMPT"):
+        ops.append(SetPrompt(f"({name}) ", env_prompt))
+    ops.append(DefineDeactivate(_deactivation_ops(base, env_prompt, sep)))
+    ops.append(Rehash())
+    return ActivationPlan(ops=tuple(ops), path_sep=sep, env=env, prompt=name)
+
+
+def build_deactivate_plan(
+    environ: Mapping[str, str], *, os_name: str | None = None
+) -> ActivationPlan | None:
+    """The operations that leave the active env (venvsel's or another tool's); None when no
+    env is active."""
+    sep = path_sep(os_name)
+    if _get(environ, STATE_ENV) is None and not _foreign_active(environ):
+        return None
+    _check_environ(environ)
+    base = base_state(environ, os_name)
+    ops: list[Op] = []
+    venv_active = _get(environ, "VIRTUAL_ENV")
+    if venv_active and venv_active != _get(environ, STATE_ENV):
+        ops.append(DeactivateForeign())
+    keep = _get(environ, STATE_ENV) is not None
+    if not keep:  # another tool's env: PATH minus its dirs, computed by the shell
+        ops.append(SavePath(foreign_entries(environ, os_name), False, base["PATH"], sep))
+    ops.extend(_deactivation_ops(base, _env_prompt_base(environ), sep))
+    return ActivationPlan(ops=tuple(ops), path_sep=sep)
+
+
+def apply_to_environ(plan: ActivationPlan, environ: Mapping[str, str]) -> dict[str, str]:
+    """A copy of ``environ`` with the plan's variable operations applied (``venvsel run``).
+
+    Prompt and function operations only mean something inside an interactive shell.
+    """
+    out = dict(environ)
+    for op in plan.ops:
+        if isinstance(op, SetVar):
+            out[op.name] = op.value
+        elif isinstance(op, UnsetVar):
+            out.pop(op.name, None)
+        elif isinstance(op, SavePath):
+            if not op.keep:
+                _put(out, OLD_PATH, op.literal)
+        elif isinstance(op, PrependPath):
+            out.pop("Path", None)
+            out["PATH"] = op.value
+        elif isinstance(op, RestorePath):
+            out.pop("Path", None)
+            _put(out, "PATH", op.literal)
+    return out
+
+
+def _put(out: dict[str, str], name: str, value: str | None) -> None:
+    if value is None:
+        out.pop(name, None)
+    else:
+        out[name] = value
+
+
+__all__ = [
+    "MANAGED",
+    "OLD_PATH",
+    "OLD_PREFIX",
+    "STATE_ENV",
+    "STATE_VARS",
+    "ActivationPlan",
+    "DeactivateForeign",
+    "DefineDeactivate",
+    "Op",
+    "PrependPath",
+    "Rehash",
+    "RemoveDeactivate",
+    "RestorePath",
+    "RestorePrompt",
+    "SavePath",
+    "SetPrompt",
+    "SetVar",
+    "UnsetVar",
+    "apply_to_environ",
+    "base_state",
+    "build_deactivate_plan",
+    "build_plan",
+    "foreign_entries",
+    "path_sep",
+    "read_prompt",
+]

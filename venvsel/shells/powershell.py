@@ -1,0 +1,167 @@
+"""Renderer for PowerShell: Windows PowerShell and pwsh on any OS
+(``venvsel activate --shell pwsh | Out-String | Invoke-Expression``).
+
+Quoting (ANCHORS.md): a verbatim ``'…'`` string in which every single-quote character is
+doubled. PowerShell treats five characters as single quotes — ASCII ``'`` and U+2018, U+2019,
+U+201A, U+201B — and a quote character followed by any quote character is one literal
+character, so each of the five is written twice. Backticks and ``$`` are literal inside
+``'…'``. The PATH separator comes from the plan (":" for pwsh on Linux/macOS, ";" on Windows).
+
+Everything the code defines is global (``function global:…``, ``$global:…``): the hook runs
+``Invoke-Expression`` inside a function, whose own scope would otherwise swallow it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import UsageError
+from . import plan as p
+
+QUOTES = "'\u2018\u2019\u201a\u201b"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def quote(value: str) -> str:
+    """One PowerShell verbatim string whose value is exactly ``value``."""
+    if "\0" in value:
+        raise UsageError("a value contains a NUL character, which no shell can hold")
+    for ch in value:
+        if "\ud800" <= ch <= "\udfff":
+            raise UsageError(
+                f"{value!r} contains bytes that are not valid UTF-8; "
+                "PowerShell strings cannot hold them",
+                hint="Rename the directory to a UTF-8 name, or use bash, zsh or fish.",
+            )
+    return "'" + "".join(ch * 2 if ch in QUOTES else ch for ch in value) + "'"
+
+
+def _name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ValueError(f"not a variable name: {name!r}")
+    return name
+
+
+_UNSET_HEAD = "Remove-Item -LiteralPath "
+_UNSET_TAIL = " -ErrorAction SilentlyContinue"
+
+
+def _unset(out: list[str], name: str) -> None:
+    item = quote("env:/" + _name(name))
+    last = out[-1] if out else ""
+    if last.startswith(_UNSET_HEAD + "'env:/") and last.endswith(_UNSET_TAIL):
+        # one Remove-Item per run of names: -LiteralPath takes a list
+        out[-1] = last[: -len(_UNSET_TAIL)] + ", " + item + _UNSET_TAIL
+    else:
+        out.append(_UNSET_HEAD + item + _UNSET_TAIL)
+
+
+def _set_prompt(op: p.SetPrompt) -> list[str]:
+    return [
+        "if ($null -eq (Get-Variable -Name '_VENVSEL_PROMPT_SAVED' -Scope Global "
+        "-ErrorAction SilentlyContinue)) {",
+        "    $global:_VENVSEL_PROMPT_SAVED = $true",
+        "    $global:_VENVSEL_OLD_PROMPT_FN = $function:global:prompt",
+        "}",
+        "if (-not ${env:VIRTUAL_ENV_DISABLE_PROMPT}) {",
+        f"    $global:_VENVSEL_PROMPT = {quote(op.prefix)}",
+        "    function global:prompt {",
+        "        Write-Host -NoNewline $global:_VENVSEL_PROMPT",
+        "        if ($global:_VENVSEL_OLD_PROMPT_FN) { & $global:_VENVSEL_OLD_PROMPT_FN } else {",
+        "            'PS ' + $executionContext.SessionState.Path.CurrentLocation + '> '",
+        "        }",
+        "    }",
+        "}",
+    ]
+
+
+_RESTORE_PROMPT = [
+    "if ($null -ne (Get-Variable -Name '_VENVSEL_PROMPT_SAVED' -Scope Global "
+    "-ErrorAction SilentlyContinue)) {",
+    "    if ($global:_VENVSEL_OLD_PROMPT_FN) {",
+    "        $function:global:prompt = $global:_VENVSEL_OLD_PROMPT_FN",
+    "    } else {",
+    "        Remove-Item -Path 'function:global:prompt' -ErrorAction SilentlyContinue",
+    "    }",
+    "    Remove-Variable -Name '_VENVSEL_PROMPT_SAVED', '_VENVSEL_OLD_PROMPT_FN', "
+    "'_VENVSEL_PROMPT' -Scope Global -ErrorAction SilentlyContinue",
+    "}",
+]
+
+_DEACTIVATE_FOREIGN = [
+    "if ((Test-Path -LiteralPath 'env:/_OLD_VIRTUAL_PATH') -and "
+    "(Test-Path -Path 'function:global:deactivate')) {",
+    "    deactivate -NonDestructive",
+    "}",
+]
+
+
+def _save_path(op: p.SavePath) -> list[str]:
+    if op.keep:
+        return []  # venvsel's saved PATH (untouched by launchers) stays
+    if not op.remove:
+        return ["${env:_VENVSEL_OLD_PATH} = ${env:PATH}"]
+    sep = quote(op.sep)
+    # Windows compares paths without regard to case; Linux and macOS do not.
+    eq = "-eq" if op.sep == ";" else "-ceq"
+    dirs = ", ".join(quote(entry) for entry in op.remove)
+    return [
+        "& {",
+        "    $parts = [System.Collections.Generic.List[string]]::new("
+        f"([string]${{env:PATH}}).Split([char]{sep}))",
+        f"    foreach ($dir in @({dirs})) {{",
+        "        for ($i = 0; $i -lt $parts.Count; $i++) {",
+        f"            if ($parts[$i].TrimEnd([char[]]'\\/') {eq} $dir.TrimEnd([char[]]'\\/')) {{",
+        "                $parts.RemoveAt($i)",
+        "                break",
+        "            }",
+        "        }",
+        "    }",
+        f"    ${{env:_VENVSEL_OLD_PATH}} = $parts -join {sep}",
+        "}",
+    ]
+
+
+def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
+    out: list[str] = []
+    for op in ops:
+        if isinstance(op, p.SetVar):
+            out.append(f"${{env:{_name(op.name)}}} = {quote(op.value)}")
+        elif isinstance(op, p.UnsetVar):
+            _unset(out, op.name)
+        elif isinstance(op, p.SavePath):
+            out += _save_path(op)
+        elif isinstance(op, p.PrependPath):
+            entries = quote(op.sep.join(op.entries))
+            rest = f"{quote(op.sep)} + ${{env:_VENVSEL_OLD_PATH}}"
+            out.append(f"${{env:PATH}} = {entries} + "
+                       f"$(if (${{env:_VENVSEL_OLD_PATH}}) {{ {rest} }} else {{ '' }})")
+        elif isinstance(op, p.RestorePath):
+            out.append("${env:PATH} = ${env:_VENVSEL_OLD_PATH}")
+        elif isinstance(op, p.SetPrompt):
+            out += _set_prompt(op)
+        elif isinstance(op, p.RestorePrompt):
+            out += _RESTORE_PROMPT
+        elif isinstance(op, p.DeactivateForeign):
+            out += _DEACTIVATE_FOREIGN
+        elif isinstance(op, p.DefineDeactivate):
+            out.append("function global:deactivate {")
+            out += ["    " + line for line in _render_ops(op.body)]
+            out.append("}")
+        elif isinstance(op, p.RemoveDeactivate):
+            out.append(
+                "Remove-Item -Path 'function:global:deactivate' -ErrorAction SilentlyContinue"
+            )
+        elif isinstance(op, p.Rehash):
+            pass  # PowerShell does not cache command locations
+        else:  # pragma: no cover
+            raise TypeError(op)
+    return out
+
+
+def render(plan: p.ActivationPlan) -> str:
+    """Code for ``… | Out-String | Invoke-Expression``."""
+    return "\n".join(_render_ops(plan.ops)) + "\n"
+
+
+__all__ = ["QUOTES", "quote", "render"]
