@@ -354,6 +354,136 @@ def status(short: bool, as_json: bool) -> None:
 cli.add_command(status, name="which")
 
 
+# ---- activate / deactivate / shell-hook / run (shells helper) --------------------------------
+
+SHELL_CHOICES = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")  # = shells.SHELLS
+
+
+def shell_option(f: F) -> F:
+    return click.option(
+        "--shell", type=click.Choice(SHELL_CHOICES), default=None,
+        help="Shell to write code for (default: the parent shell, then $SHELL).",
+    )(f)
+
+
+@cli.command()
+@click.argument("env_arg", metavar="[ENV]", required=False, type=click.Path())
+@need_options
+@shell_option
+@click.option("--prompt", default=None, metavar="NAME",
+              help="Name shown in the prompt (default: pyvenv.cfg's prompt, else the dir name).")
+@json_option
+def activate(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None,
+             shell: str | None, prompt: str | None, as_json: bool) -> None:
+    """Print the code that activates an env in your shell: deactivates the active env, sets
+    VIRTUAL_ENV (CONDA_PREFIX for conda envs), puts its bin dir first on PATH, unsets
+    PYTHONHOME, prefixes the prompt and defines `deactivate`, which restores exactly what was
+    there. ENV is a path; without it the env is picked by --need/--python. Paths a shell cannot
+    hold safely are refused (exit 2) and nothing is printed.
+
+    \b
+    Examples:
+      eval "$(venvsel activate .venv310)"                        # bash, zsh, sh
+      eval "$(venvsel activate --need cuda)"
+      venvsel activate --need cuda --shell fish | source         # fish
+      venvsel activate --shell pwsh .venv | Out-String | Invoke-Expression
+      venvsel shell-hook bash        # then plain `venvsel activate ENV` works (see shell-hook)
+    """
+    from .shells import activation, write
+
+    result = activation(env_arg, needs, python_spec, shell=shell, prompt=prompt)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("activate", {"shell": result.shell, "env": result.env, "prompt": result.prompt,
+                               "code": result.code})
+    else:
+        write(result)
+
+
+@cli.command()
+@shell_option
+@json_option
+def deactivate(shell: str | None, as_json: bool) -> None:
+    """Print the code that leaves the active env and restores the variables and prompt that
+    were there before `venvsel activate` (also from a child shell, where the `deactivate`
+    function does not exist). Prints nothing when no env is active.
+
+    \b
+    Examples:
+      eval "$(venvsel deactivate)"
+      venvsel deactivate --shell fish | source
+    """
+    from .shells import deactivation, write
+
+    result = deactivation(shell=shell)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("deactivate", {"shell": result.shell, "active": not result.nothing_active,
+                                 "code": result.code})
+        return
+    if result.nothing_active:
+        click.echo("venvsel: no environment is active", err=True)
+    write(result)
+
+
+@cli.command("shell-hook")
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish", "pwsh", "powershell", "cmd")))
+@click.option("--no-completion", is_flag=True, help="Leave out tab completion.")
+@json_option
+def shell_hook(shell: str, no_completion: bool, as_json: bool) -> None:
+    """Print the shell hook: a `venvsel` shell function that makes `venvsel activate ...` and
+    `venvsel deactivate` change the current shell, plus tab completion (bash, zsh, fish).
+
+    \b
+    Examples:
+      eval "$(venvsel shell-hook bash)"                   # in ~/.bashrc
+      eval "$(venvsel shell-hook zsh)"                    # in ~/.zshrc, after compinit
+      venvsel shell-hook fish | source                    # in ~/.config/fish/config.fish
+      venvsel shell-hook pwsh | Out-String | Invoke-Expression    # in $PROFILE
+      venvsel shell-hook cmd > %USERPROFILE%\\venvsel.bat  # cmd.exe: a helper batch file
+    """
+    from .shells import ShellCode, hook, write
+
+    text = hook(shell, command=cli, completion=not no_completion)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("shell-hook", {"shell": shell, "code": text})
+    else:
+        write(ShellCode(shell=shell, code=text, env=None))
+
+
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--env", "env_arg", metavar="ENV", default=None,
+              help="The env to run in (a path). Default: picked by --need/--python.")
+@need_options
+@json_option
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as_json: bool,
+        command: tuple[str, ...]) -> int:
+    """Run CMD inside an env, exactly as if it were activated, without touching your shell.
+    stdin/stdout/stderr pass through; SIGTERM/SIGHUP (and Ctrl-C not sent by the terminal)
+    are forwarded to CMD. The exit status is CMD's, 128+N when signal N killed it, 127 when
+    CMD is not found on the env's PATH, 126 when it cannot be executed.
+
+    \b
+    Examples:
+      venvsel run --need cuda -- python scripts/compare_q4_vs_q8.py --gpu
+      venvsel run --env .venv310 -- python -c "import torch; print(torch.__version__)"
+      venvsel run --need torch --json -- pytest -q     # envelope printed after CMD exits
+    """
+    from .runenv import run_in
+
+    result = run_in(env_arg, needs, python_spec, command)
+    if as_json:
+        from .render import emit_json
+
+        emit_json("run", result)
+    return result.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(

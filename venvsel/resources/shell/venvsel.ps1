@@ -1,0 +1,36 @@
+# venvsel shell hook for PowerShell (pwsh on any OS, and Windows PowerShell). In $PROFILE:
+#     venvsel shell-hook pwsh | Out-String | Invoke-Expression
+# It defines a `venvsel` function: `venvsel activate ...` and `venvsel deactivate` change
+# this session (they run the code venvsel prints); every other command runs the real
+# venvsel. Without the hook: venvsel activate --shell pwsh ... | Out-String | Invoke-Expression
+function global:venvsel {
+    $venvselApp = Get-Command -Name 'venvsel' -CommandType Application -ErrorAction Stop |
+        Select-Object -First 1
+    $verb = ''
+    if ($args.Count -gt 0) { $verb = [string]$args[0] }
+    $plain = ($args -contains '--help') -or ($args -contains '-h') -or ($args -contains '--json')
+    if ((($verb -eq 'activate') -or ($verb -eq 'deactivate')) -and -not $plain) {
+        $shellName = 'powershell'
+        if ($PSVersionTable.PSEdition -eq 'Core') { $shellName = 'pwsh' }
+        # Read venvsel's output as UTF-8 whatever the console code page is.
+        $savedEncoding = [Console]::OutputEncoding
+        $savedUtf8 = $env:PYTHONUTF8
+        try {
+            [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
+            $env:PYTHONUTF8 = '1'
+            $code = & $venvselApp.Source @args --shell $shellName | Out-String
+            $rc = $LASTEXITCODE
+        } finally {
+            [Console]::OutputEncoding = $savedEncoding
+            $env:PYTHONUTF8 = $savedUtf8
+        }
+        # Run only complete output: venvsel prints nothing when it refuses.
+        if ($rc -ne 0) {
+            $global:LASTEXITCODE = $rc
+            return
+        }
+        if ($code) { Invoke-Expression $code }
+    } else {
+        & $venvselApp.Source @args
+    }
+}
