@@ -1,0 +1,401 @@
+"""Carrying out a plan: back up, run each step (progress on stderr, everything in a
+transcript), verify with a live probe, and on any failure, failed verification, Ctrl-C or
+SIGTERM put the original env back exactly as it was and raise OperationFailed (exit 3).
+
+Every command runs through :func:`venvsel.proc.run` with ``VENVSEL_REPAIR_ID`` in its
+environment, so a child that outlives a SIGKILLed venvsel can be found and stopped before
+recovery touches the env.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from .. import proc
+from ..errors import OperationFailed
+from ..model import ProbeResult
+from .diagnose import Diagnosis
+from .journal import ID_VAR, Journal, kill_stragglers, restore
+from .plan import Plan, Step
+
+OUTPUT_CAP = 32 * 1024 * 1024  # per stream, for the transcript; pip's output is far smaller
+VERIFY_TIMEOUT = 180.0  # importing a CUDA torch on a slow machine, cold
+
+
+@dataclass(frozen=True)
+class StepResult:
+    key: str
+    title: str
+    command: str
+    ok: bool
+    returncode: int | None = None
+    duration_s: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    env_path: str
+    mode: str
+    reason: str  # success: what changed; failure: why it failed
+    steps: tuple[StepResult, ...]
+    log_path: str
+    backup_path: str | None  # the kept backup; None when discarded or restored
+    restored: bool = False
+    probe: ProbeResult | None = None
+    changes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+class _Stop(BaseException):
+    """A termination signal arrived: unwind to the rollback."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class _Failed(Exception):
+    pass
+
+
+class Transcript:
+    """The repair log: every step's command, return code and full output, flushed as it goes
+    (a SIGKILLed repair still leaves what it did)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._f: IO[str] = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, text: str) -> None:
+        self._f.write(text if text.endswith("\n") else text + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@contextlib.contextmanager
+def _signals_raise() -> Iterator[None]:
+    """SIGTERM/SIGHUP raise _Stop (Ctrl-C raises KeyboardInterrupt as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    sigs = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """While the original env is being put back, nothing may interrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    sigs = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _progress(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+def _fmt_s(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _error_lines(stderr: bytes, n: int = 3) -> str:
+    """The lines that say what went wrong: pip's ``ERROR:`` lines, else the last lines."""
+    lines = [ln.rstrip() for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("ERROR", "error:", "  error", "CMake Error"))]
+    return "\n".join((errors or lines)[-n:]) or "(no output)"
+
+
+def _run_command(step: Step, plan: Plan, log: Transcript) -> StepResult:
+    env = proc.clean_env(drop=(*proc.PYTHON_LEAKS, *step.unset, "VIRTUAL_ENV"),
+                         extra={**dict(step.env), ID_VAR: plan.id})
+    log.write(f"$ {step.command()}")
+    try:
+        done = proc.run(step.argv, timeout=step.timeout, env=env, output_cap=OUTPUT_CAP)
+    except OSError as exc:
+        detail = f"cannot run {step.argv[0]}: {exc.strerror or exc}"
+        log.write(detail)
+        return StepResult(step.key, step.title, step.command(), False, None, 0.0, detail)
+    for name, data in (("stdout", done.stdout), ("stderr", done.stderr)):
+        text = data.decode("utf-8", "replace")
+        if text.strip():
+            log.write(f"--- {name}\n{text.rstrip()}")
+    if done.timed_out:
+        detail = f"timed out after {_fmt_s(step.timeout)}"
+    elif done.signal_name:
+        detail = f"killed by {done.signal_name}"
+    elif done.returncode != 0:
+        detail = f"exit code {done.returncode}: {_error_lines(done.stderr)}"
+    else:
+        detail = ""
+    log.write(f"--- return code {done.returncode}{' (' + detail + ')' if detail else ''}, "
+              f"{done.duration_s:.1f} s")
+    return StepResult(step.key, step.title, step.command(), not detail, done.returncode,
+                      done.duration_s, detail)
+
+
+# --------------------------------------------------------------------------- verification
+
+
+def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, list[str]]:
+    """Probe the repaired env live: (ok, what was found or what failed, probe, notes)."""
+    from ..cuda import major_minor
+    from ..discover import env_from_path
+    from ..inspect import inspect_env
+    from ..probe import probe_env
+    from .backend import public
+
+    notes: list[str] = []
+    ex = plan.expect
+    env = env_from_path(plan.env_path)
+    if env.broken:
+        return False, f"the env is broken after the repair: {env.broken}", None, notes
+    probe = probe_env(env, timeout=timeout)
+    if not probe.ok:
+        return False, f"the probe failed ({probe.status}: {probe.detail})", probe, notes
+    if ex is None:
+        return True, "the env's python runs", probe, notes
+    v = probe.torch_version
+    if plan.torch is not None or ex.torch_version:
+        if not v:
+            return False, f"torch does not import: {probe.torch_error or 'not installed'}", \
+                probe, notes
+        if ex.torch_cuda is None:
+            if probe.torch_cuda:
+                return False, (f"torch {v} is a CUDA {probe.torch_cuda} build; a CPU build was "
+                               "asked for"), probe, notes
+        else:
+            if not probe.torch_cuda:
+                return False, f"torch {v} is not a CUDA build (torch.version.cuda is None)", \
+                    probe, notes
+            if major_minor(probe.torch_cuda) != major_minor(ex.torch_cuda):
+                if ex.kernel and probe.kernel_ok:
+                    notes.append(f"torch {v} is a CUDA {probe.torch_cuda} build, not "
+                                 f"{ex.torch_cuda}, but it runs kernels here.")
+                else:
+                    return False, (f"torch {v} is a CUDA {probe.torch_cuda} build; "
+                                   f"{plan.backend.name} asks for CUDA {ex.torch_cuda}"), \
+                        probe, notes
+            if ex.kernel:
+                if not probe.cuda_available:
+                    return False, (f"torch {v} (CUDA {probe.torch_cuda}): "
+                                   "torch.cuda.is_available() is False"), probe, notes
+                if not probe.kernel_ok:
+                    return False, (f"torch {v}: a CUDA kernel failed: "
+                                   f"{probe.kernel_error or 'unknown error'}"), probe, notes
+        if ex.torch_version and public(v) != ex.torch_version:
+            return False, f"torch {v} is installed, not {ex.torch_version} as planned", probe, notes
+    if ex.llama == "gpu" and not probe.llama_gpu_offload:
+        why = probe.llama_error or "llama_supports_gpu_offload() is False"
+        return False, f"llama-cpp-python is still not a GPU build ({why})", probe, notes
+    if ex.llama == "import" and not probe.llama_version:
+        return False, f"llama_cpp does not import: {probe.llama_error or 'missing'}", probe, notes
+    if ex.packages:
+        now = dict(inspect_env(env).distributions)
+        missing = [n for n, _ in ex.packages if n not in now]
+        if missing:
+            return False, "missing after the reinstall: " + ", ".join(missing), probe, notes
+        changed = [f"{n} {old} → {now[n]}" for n, old in ex.packages if old and now[n] != old]
+        if changed:
+            notes.append("upgraded for the new torch: " + ", ".join(changed))
+    found = [f"torch {v}" + (f" (CUDA {probe.torch_cuda})" if probe.torch_cuda else " (CPU)")
+             if v else "no torch"]
+    if ex.kernel and probe.kernel_ok:
+        dev = probe.cuda_devices[0].name if probe.cuda_devices else "the GPU"
+        found.append(f"a CUDA kernel ran on {dev}")
+    if probe.llama_version:
+        found.append(f"llama-cpp-python {probe.llama_version}"
+                     + (" with GPU offload" if probe.llama_gpu_offload else " (CPU)"))
+    return True, ", ".join(found), probe, notes
+
+
+def refresh_cache(env_path: str, probe: ProbeResult | None) -> bool:
+    """Store fresh facts for the env (its fingerprint changed with its site-packages), with
+    ``probe`` when it describes the env as it now is. False when it could not be done."""
+    try:
+        from ..cache import Cache, env_fingerprint, new_entry
+        from ..discover import env_from_path
+        from ..inspect import inspect_env
+        from ..machine import driver_fingerprint
+
+        env = env_from_path(env_path)
+        Cache().put(new_entry(env, env_fp=env_fingerprint(env), machine_fp=driver_fingerprint(),
+                              static=inspect_env(env), probe=probe))
+    except Exception:  # the cache is a convenience; the repair's result stands
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- execute
+
+
+def _changes(diag: Diagnosis, probe: ProbeResult | None) -> tuple[str, ...]:
+    if probe is None:
+        return ()
+    out = []
+    old = diag.static.torch.version if diag.static.torch else None
+    new = probe.torch_version
+    if (new and old != new) or (probe.torch_cuda and diag.static.torch
+                                and probe.torch_cuda != diag.static.torch.cuda):
+        old_build = (f" (CUDA {diag.static.torch.cuda})" if diag.static.torch
+                     and diag.static.torch.cuda else "")
+        new_build = f" (CUDA {probe.torch_cuda})" if probe.torch_cuda else " (CPU)"
+        out.append(f"torch {old or 'none'}{old_build} → {new}{new_build}")
+    if diag.static.llama and probe.llama_version:
+        was = "GPU" if diag.static.llama.gpu_offload else "CPU-only"
+        now = "GPU offload" if probe.llama_gpu_offload else "CPU-only"
+        if was != now:
+            out.append(f"llama-cpp-python {probe.llama_version}: {was} → {now}")
+    return tuple(out)
+
+
+def execute(
+    plan: Plan,
+    diag: Diagnosis,
+    *,
+    discard_backup: bool = False,
+    verify_timeout: float = VERIFY_TIMEOUT,
+    progress: Callable[[str], None] = _progress,
+) -> Outcome:
+    """Run ``plan``. Returns the successful Outcome; raises OperationFailed after restoring."""
+    from ..fsutil import atomic_write_text
+    from ..paths import log_dir
+
+    log_path = str(log_dir() / f"repair-{plan.id}.log")
+    log = Transcript(log_path)
+    progress(f"Transcript: {log_path}")
+    log.write(f"venvsel repair {plan.env_path}  ({_stamp()}, id {plan.id})")
+    log.write(diag.render())
+    log.write(plan.render())
+    journal = Journal(plan.id, plan.env_path, plan.backup_path, plan.mode, log=log_path)
+    results: list[StepResult] = []
+    probe: ProbeResult | None = None
+    notes: list[str] = []
+    total = len(plan.steps)
+    failure: str | None = None
+    try:
+        with _signals_raise():
+            journal.set("started")
+            for path, text in plan.files:
+                atomic_write_text(path, text)
+            for i, step in enumerate(plan.steps, 1):
+                journal.set(step.state)
+                progress(f"[{i}/{total}] {step.title}")
+                log.write(f"\n=== step {i}/{total}: {step.title}  ({_stamp()})")
+                start = time.monotonic()
+                if step.key == "move":
+                    log.write(f"$ {step.command()}")
+                    os.rename(plan.env_path, plan.backup_path)
+                    res = StepResult(step.key, step.title, step.command(), True, 0,
+                                     time.monotonic() - start)
+                elif step.key == "snapshot":
+                    log.write(f"$ {step.command()}")
+                    shutil.copytree(plan.env_path, plan.backup_path, symlinks=True)
+                    journal.set("snapshotted")
+                    res = StepResult(step.key, step.title, step.command(), True, 0,
+                                     time.monotonic() - start)
+                elif step.key == "verify":
+                    ok, text, probe, vnotes = verify(plan, verify_timeout)
+                    notes += vnotes
+                    log.write(f"verification: {'ok' if ok else 'FAILED'}: {text}")
+                    res = StepResult(step.key, step.title, step.command(), ok, None,
+                                     time.monotonic() - start, text)
+                else:
+                    res = _run_command(step, plan, log)
+                results.append(res)
+                if res.ok:
+                    progress(f"      ok ({_fmt_s(res.duration_s)})"
+                             + (f": {res.detail}" if step.key == "verify" else ""))
+                elif not step.fatal:
+                    progress(f"      reported a problem (not fatal): {res.detail}")
+                    notes.append(f"{step.title}: {res.detail}")
+                else:
+                    progress(f"      FAILED after {_fmt_s(res.duration_s)}: {res.detail}")
+                    raise _Failed(f"step {i} ({step.title}) failed: {res.detail}")
+            journal.set("done")
+    except _Failed as exc:
+        failure = str(exc)
+    except _Stop as exc:
+        failure = f"interrupted by {exc.name}"
+    except KeyboardInterrupt:
+        failure = "interrupted (Ctrl-C)"
+    except Exception as exc:  # anything else still must not lose the env
+        failure = f"unexpected error: {type(exc).__name__}: {exc}"
+
+    if failure is not None:
+        with _signals_ignored():
+            log.write(f"\n=== FAILED: {failure}; restoring the original env  ({_stamp()})")
+            progress("Restoring the original env ...")
+            try:
+                journal.reason = failure
+                msg = restore(journal)
+            except Exception as exc:
+                log.write(f"restore failed: {exc}")
+                log.close()
+                raise OperationFailed(
+                    f"{failure}; and restoring the original env failed: {exc}",
+                    hint=f"The backup is {plan.backup_path}; the transcript is {log_path}.",
+                ) from None
+            log.write(msg)
+            refresh_cache(plan.env_path, diag.probe)
+            log.close()
+        raise OperationFailed(
+            f"repair of {plan.label} failed: {failure}. {msg[0].upper() + msg[1:]}",
+            hint=f"Transcript: {log_path}",
+        )
+
+    kill_stragglers(plan.id, wait=1.0)
+    backup: str | None = plan.backup_path
+    if discard_backup:
+        shutil.rmtree(plan.backup_path, ignore_errors=True)
+        journal.forget_sibling()
+        backup = None
+        log.write(f"backup {plan.backup_path} removed (--discard-backup)")
+    cached = refresh_cache(plan.env_path, probe)
+    if not cached:
+        notes.append("the cache entry could not be refreshed; the next scan probes the env.")
+    changes = _changes(diag, probe)
+    verified = results[-1].detail if results else ""
+    log.write(f"\n=== done ({_stamp()}): {verified}")
+    for c in changes:
+        log.write(f"changed: {c}")
+    log.close()
+    return Outcome(True, plan.env_path, plan.mode, verified, tuple(results), log_path, backup,
+                   probe=probe, changes=changes, notes=tuple(notes))
+
+
+__all__ = ["Outcome", "StepResult", "Transcript", "execute", "refresh_cache", "verify"]

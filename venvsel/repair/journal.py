@@ -1,0 +1,303 @@
+"""The repair journal and recovery: what a repair in progress has done to the user's env, so
+that a repair killed at any point (even by SIGKILL) can be undone by the next
+``venvsel repair ENV`` or ``venvsel repair --recover``.
+
+A journal is a small JSON file written atomically in two places: the cache dir
+(``repair/journals/<id>.json``) and next to the backup (``<backup>.journal.json``), so it is
+found from either side. Recovery looks at the disk as much as at the recorded state: a
+rename either happened or it did not, and the backup (the original files, moved or copied)
+is what gets put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import OperationFailed, UsageError
+from .plan import BACKUP_TAG, JOURNAL_SUFFIX
+
+FINISHED = ("done", "restored")
+ID_VAR = "VENVSEL_REPAIR_ID"  # set in every child of a repair, so stragglers can be found
+
+
+def journal_dir() -> Path:
+    from ..paths import cache_dir
+
+    return cache_dir() / "repair" / "journals"
+
+
+def real_env_path(path: str) -> str:
+    """The env's real path, as ``Env.path`` records it, even when the env dir is missing."""
+    p = os.path.abspath(os.path.expanduser(path))
+    return os.path.join(os.path.realpath(os.path.dirname(p)), os.path.basename(p))
+
+
+@dataclass
+class Journal:
+    id: str
+    original: str
+    backup: str
+    mode: str  # "rebuild" | "in-place"
+    state: str = "started"
+    pid: int = field(default_factory=os.getpid)
+    started: float = field(default_factory=time.time)
+    updated: float = 0.0
+    log: str = ""
+    reason: str = ""
+    history: list[list[Any]] = field(default_factory=list)  # [state, time]
+    where: list[str] = field(default_factory=list)  # files it was read from / written to
+
+    @property
+    def cache_file(self) -> Path:
+        return journal_dir() / f"{self.id}.json"
+
+    @property
+    def sibling_file(self) -> str:
+        return self.backup + JOURNAL_SUFFIX
+
+    @property
+    def trash(self) -> str:
+        """Where a half-built env goes while the original is put back."""
+        return f"{self.original}.venvsel-failed-{self.id}"
+
+    def save(self) -> None:
+        from ..fsutil import atomic_write_text, ensure_cache_dir
+
+        self.updated = time.time()
+        data = {k: v for k, v in asdict(self).items() if k != "where"}
+        text = json.dumps(data, indent=1, sort_keys=True)
+        ensure_cache_dir(journal_dir().parent.parent)
+        atomic_write_text(self.cache_file, text)
+        atomic_write_text(self.sibling_file, text)
+
+    def set(self, state: str, reason: str = "") -> None:
+        self.state = state
+        if reason:
+            self.reason = reason
+        self.history.append([state, time.time()])
+        self.save()
+
+    def forget_sibling(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.sibling_file)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Journal | None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+            j = cls(**known)
+        except (OSError, ValueError, TypeError):
+            return None
+        j.where = [str(path)]
+        return j
+
+
+def _candidates(env_path: str | None) -> Iterator[Path]:
+    with contextlib.suppress(OSError):
+        yield from sorted(journal_dir().glob("*.json"))
+    if env_path:
+        parent, name = os.path.split(env_path)
+        with contextlib.suppress(OSError):
+            for entry in sorted(os.listdir(parent)):
+                if entry.startswith(name + BACKUP_TAG) and entry.endswith(JOURNAL_SUFFIX):
+                    yield Path(parent, entry)
+
+
+def pending(env_path: str | None = None) -> list[Journal]:
+    """Unfinished repairs (of ``env_path``, or of any env), oldest first."""
+    found: dict[str, Journal] = {}
+    for path in _candidates(env_path):
+        j = Journal.load(path)
+        if j is None or j.state in FINISHED:
+            continue
+        if env_path and j.original != env_path:
+            continue
+        if j.id in found:
+            found[j.id].where.append(str(path))
+            # the newer of two copies wins (a kill between the two writes)
+            if j.updated > found[j.id].updated:
+                j.where = found[j.id].where
+                found[j.id] = j
+        else:
+            found[j.id] = j
+    return sorted(found.values(), key=lambda j: j.started)
+
+
+# --------------------------------------------------------------------------- locking
+
+
+@contextlib.contextmanager
+def env_lock(env_path: str) -> Iterator[None]:
+    """One repair per env at a time; a SIGKILLed holder releases it (flock)."""
+    from filelock import FileLock, Timeout
+
+    from ..fsutil import ensure_cache_dir
+    from ..paths import cache_dir
+
+    locks = cache_dir() / "repair" / "locks"
+    ensure_cache_dir(cache_dir())
+    locks.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(env_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    lock = FileLock(str(locks / f"{key}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError(f"another venvsel repair of {env_path} is running.",
+                         hint="Wait for it to finish (or stop it), then run this again.") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --------------------------------------------------------------------------- stragglers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # the state letter follows the ")" that closes the command name
+    rest = stat.rsplit(b")", 1)[-1].split()
+    return bool(rest) and rest[0] not in (b"Z", b"X")
+
+
+def kill_stragglers(repair_id: str, wait: float = 15.0) -> int:
+    """Kill the process groups of a repair's children that outlived it (a pip still writing
+    into the env after venvsel was SIGKILLed), found by ``VENVSEL_REPAIR_ID`` in their
+    environment. Linux only (/proc); elsewhere the children die with their parent's group.
+    """
+    if not repair_id or not os.path.isdir("/proc"):
+        return 0
+    needle = f"{ID_VAR}={repair_id}".encode()
+    me, my_group = os.getpid(), os.getpgrp()
+    victims: list[int] = []
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    environ = f.read()
+            except OSError:
+                continue
+            if needle in environ.split(b"\0"):
+                victims.append(int(entry))
+    for pid in victims:
+        try:
+            group = os.getpgid(pid)
+            if group != my_group:
+                os.killpg(group, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    deadline = time.monotonic() + wait
+    while any(_alive(p) for p in victims) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(victims)
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def _rmtree(path: str) -> None:
+    if os.path.islink(path) or os.path.isfile(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    elif os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def restore(j: Journal) -> str:
+    """Put the original env back where it was; what was done, in words. Idempotent: running
+    it again after a kill in the middle finishes the job."""
+    kill_stragglers(j.id)
+    orig, backup = j.original, j.backup
+    if j.mode == "in-place" and j.state in ("started", "snapshotting"):
+        # The env itself was not touched yet; a partial snapshot is just thrown away.
+        _rmtree(backup)
+        j.set("restored", j.reason)
+        j.forget_sibling()
+        return f"{orig} had not been changed yet; nothing to restore."
+    if not os.path.lexists(backup):
+        _rmtree(j.trash)
+        if os.path.lexists(orig):
+            j.set("restored", j.reason)
+            j.forget_sibling()
+            return f"{orig} is in place (it had not been moved, or was already put back)."
+        j.set("restore-failed", "neither the env nor its backup exists")
+        raise OperationFailed(
+            f"cannot restore {orig}: neither it nor its backup {backup} exists.",
+            hint=f"The journal is in {j.cache_file}.",
+        )
+    j.set("restoring", j.reason)
+    if os.path.lexists(orig):
+        _rmtree(j.trash)
+        os.rename(orig, j.trash)
+    os.rename(backup, orig)
+    _rmtree(j.trash)
+    j.set("restored", j.reason)
+    j.forget_sibling()
+    return f"restored {orig} from {backup}, exactly as it was."
+
+
+def recover_pending(env_path: str | None, say: Callable[[str], None]) -> list[str]:
+    """Restore every env an interrupted repair left in pieces (of ``env_path``, or all)."""
+    messages: list[str] = []
+    for j in pending(env_path):
+        alive = j.pid != os.getpid() and _pid_alive(j.pid)
+        state = j.state
+        if env_path is None:
+            # Without ENV the caller holds no lock: take this env's, or leave it alone.
+            try:
+                with env_lock(j.original):
+                    msg = restore(j)
+            except UsageError:
+                messages.append(f"{j.original}: a repair is still running (pid {j.pid}); "
+                                "left alone.")
+                continue
+        else:
+            msg = restore(j)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(j.started))
+        text = (f"An interrupted repair of {j.original} (started {when}, "
+                f"{'pid ' + str(j.pid) + ' still alive, ' if alive else ''}"
+                f"stopped while {state}): {msg}")
+        say(text)
+        messages.append(text)
+    return messages
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return _alive(pid) if os.path.isdir("/proc") else True
+
+
+__all__ = [
+    "ID_VAR",
+    "Journal",
+    "env_lock",
+    "journal_dir",
+    "kill_stragglers",
+    "pending",
+    "real_env_path",
+    "recover_pending",
+    "restore",
+]

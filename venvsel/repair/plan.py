@@ -1,0 +1,621 @@
+"""The plan: ordered, numbered :class:`Step` objects holding the exact argv of every command
+(and the environment changes it runs with), rendered for ``--dry-run`` and the confirmation
+prompt, then carried out step by step by :mod:`venvsel.repair.execute`.
+
+Two modes. *In-place* (a healthy env that only needs its PyTorch family swapped or its
+llama-cpp-python rebuilt): snapshot the env, then reinstall. *Rebuild* (the env is broken,
+or ``--rebuild``): move the env aside, create a fresh one with virtualenv from the same base
+interpreter, reinstall the user's other packages, then the PyTorch family and llama.
+
+The user's packages come from a static read of the env's ``*.dist-info`` (name, version and
+``direct_url.json``), not from ``pip freeze``: a rebuild is mostly needed when the env's
+interpreter no longer runs, and a freeze is only a list of the same files anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .. import proc
+from ..errors import UsageError
+from ..model import Env, StaticInfo
+from .backend import FAMILY, LLAMA, Backend, FamilyPins, is_follower
+from .diagnose import Diagnosis
+
+Mode = Literal["in-place", "rebuild", "none"]
+
+# Generous per-step limits: a CUDA torch is several GB, a llama.cpp CUDA build takes many
+# minutes on few cores; a hung network is still caught eventually.
+TIMEOUT_CREATE = 600.0
+TIMEOUT_INSTALL = 3600.0
+TIMEOUT_TORCH = 7200.0
+TIMEOUT_LLAMA = 7200.0
+TIMEOUT_CHECK = 300.0
+
+BACKUP_TAG = ".venvsel-backup-"
+JOURNAL_SUFFIX = ".journal.json"
+
+
+@dataclass(frozen=True)
+class RepairRequest:
+    """What the user asked for on the command line."""
+
+    env: str | None
+    backend: str = "auto"
+    index_url: str | None = None
+    find_links: str | None = None
+    rebuild: bool = False
+    python: str | None = None
+    with_llama: bool | None = None  # None: on when the env has llama and the backend is CUDA
+    installer: str = "auto"  # auto | pip | uv
+    dry_run: bool = False
+    yes: bool = False
+    discard_backup: bool = False
+    recover: bool = False
+    probe_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One numbered step: a command (``argv``) or something venvsel does itself (``action``)."""
+
+    key: str  # "move", "snapshot", "create", "install-others", "install-torch", ...
+    title: str
+    argv: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # variables set for the command
+    unset: tuple[str, ...] = ()  # variables removed for the command
+    action: str = ""  # shown instead of a command for steps venvsel does itself
+    timeout: float = TIMEOUT_INSTALL
+    fatal: bool = True  # a failure rolls everything back (False: noted, repair goes on)
+    state: str = "installing"  # what the journal says while it runs
+
+    def command(self) -> str:
+        """The step as one shell line a user could paste (shell-quoted with shlex)."""
+        if not self.argv:
+            return self.action
+        sets = [f"{k}={v}" for k, v in self.env]
+        if self.unset:
+            words = ["env"] + [w for name in self.unset for w in ("-u", name)]
+            return shlex.join([*words, *sets, *self.argv])
+        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env)
+        return (prefix + " " if prefix else "") + shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What verification demands of the repaired env."""
+
+    torch_cuda: str | None  # the CUDA version torch.version.cuda must report; None: CPU build
+    kernel: bool  # a CUDA kernel must really run (a GPU machine asking for CUDA)
+    torch_version: str | None = None  # the public torch version asked for
+    llama: str = ""  # "gpu": llama_supports_gpu_offload(); "import": it imports; "": not checked
+    packages: tuple[tuple[str, str], ...] = ()  # the user's other packages (rebuild)
+
+    def describe(self) -> str:
+        if self.torch_cuda is None:
+            what = "torch imports and is a CPU build"
+        elif self.kernel:
+            what = f"torch is a CUDA {self.torch_cuda} build and a CUDA kernel runs on the GPU"
+        else:
+            what = (f"torch is a CUDA {self.torch_cuda} build (there is no usable GPU here, "
+                    "so that is all a probe can confirm)")
+        if self.llama == "gpu":
+            what += "; llama_supports_gpu_offload() is True"
+        elif self.llama == "import":
+            what += "; llama_cpp imports"
+        if self.packages:
+            what += f"; your {len(self.packages)} other packages are installed"
+        return what
+
+
+@dataclass(frozen=True)
+class Plan:
+    id: str
+    env_path: str
+    label: str
+    mode: Mode
+    backend: Backend
+    reason: str  # why this mode
+    steps: tuple[Step, ...] = ()
+    installer: str = "pip"
+    base_python: str | None = None  # rebuild: the interpreter the fresh env is made from
+    backup_path: str = ""
+    run_dir: str = ""  # working files (requirements) and the journal live here
+    torch: FamilyPins | None = None
+    llama: str | None = None  # "llama-cpp-python==0.3.36" when reinstalled
+    llama_cuda: bool = False
+    packages: tuple[str, ...] = ()  # the user's other packages, pinned (rebuild)
+    skipped: tuple[tuple[str, str], ...] = ()  # (package, why it is not reinstalled as is)
+    files: tuple[tuple[str, str], ...] = ()  # (path, text) written before the steps run
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    blockers: tuple[str, ...] = ()  # reasons the plan must not run as it stands
+    expect: Expect | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def journal_path(self) -> str:
+        """The journal copy next to the backup (the other one is in the cache dir)."""
+        return self.backup_path + JOURNAL_SUFFIX
+
+    def render(self) -> str:
+        if self.mode == "none":
+            return f"Nothing to repair: {self.reason}"
+        lines = [f"Plan for {self.label} ({self.mode}: {self.reason}):",
+                 f"  Backend: {self.backend.reason}"]
+        lines += [f"  Warning: {w}" for w in self.warnings]
+        if self.torch is not None:
+            lines.append(f"  PyTorch: {self.torch.note}")
+        for i, step in enumerate(self.steps, 1):
+            lines.append(f"  {i}. {step.title}")
+            lines.append(f"       {step.command()}")
+        if self.packages:
+            lines.append(f"  Reinstalled as they were ({len(self.packages)}): "
+                         + ", ".join(self.packages))
+        if self.skipped:
+            lines.append("  Not copied from the old env:")
+            lines += [f"    - {name}: {why}" for name, why in self.skipped]
+        lines += [f"  Note: {note}" for note in self.notes]
+        if self.expect is not None:
+            lines.append(f"  Success means: {self.expect.describe()}.")
+        lines.append(f"  On any failure, Ctrl-C or SIGTERM the env is put back from "
+                     f"{self.backup_path}, exactly as it was.")
+        lines += [f"  Cannot run: {b}" for b in self.blockers]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the env's packages
+
+
+@dataclass(frozen=True)
+class Installed:
+    name: str  # canonical
+    version: str
+    direct_url: dict[str, object] | None = None
+    egg: bool = False  # a legacy .egg-info / .egg-link install
+
+
+def _metadata(path: str) -> tuple[str | None, str | None]:
+    name = version = None
+    try:
+        with open(path, "rb") as f:
+            for raw in f.read(64 * 1024).decode("utf-8", "replace").splitlines():
+                if not raw.strip():
+                    break  # the headers end at the first blank line
+                key, sep, value = raw.partition(":")
+                if not sep:
+                    continue
+                if key.strip().lower() == "name" and name is None:
+                    name = value.strip()
+                elif key.strip().lower() == "version" and version is None:
+                    version = value.strip()
+    except OSError:
+        pass
+    return name, version
+
+
+def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
+    """Every distribution in the env's own site-packages, with its ``direct_url.json``."""
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, Installed] = {}
+    for sp in site_packages:
+        try:
+            entries = sorted(os.listdir(sp))
+        except OSError:
+            continue
+        for entry in entries:
+            full = os.path.join(sp, entry)
+            if entry.endswith(".dist-info"):
+                name, version = _metadata(os.path.join(full, "METADATA"))
+                if not name or not version:
+                    continue
+                direct = None
+                with contextlib.suppress(OSError, ValueError):
+                    with open(os.path.join(full, "direct_url.json"), encoding="utf-8") as f:
+                        loaded = json.load(f)
+                    direct = loaded if isinstance(loaded, dict) else None
+                found.setdefault(canonicalize_name(name),
+                                 Installed(canonicalize_name(name), version, direct))
+            elif entry.endswith(".egg-info"):
+                meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
+                name, version = _metadata(meta)
+                if name and version:
+                    found.setdefault(canonicalize_name(name),
+                                     Installed(canonicalize_name(name), version, egg=True))
+    return sorted(found.values(), key=lambda d: d.name)
+
+
+def _url_requirement(dist: Installed) -> tuple[str | None, str]:
+    """``name @ file:///...whl`` when a URL install can be repeated; else None and why not."""
+    direct = dist.direct_url or {}
+    url = str(direct.get("url", ""))
+    dir_info = direct.get("dir_info")
+    if isinstance(dir_info, dict) and dir_info.get("editable"):
+        return None, (f"editable install of {url}: reinstall it yourself "
+                      f"(pip install -e {_path_of(url)})")
+    if "vcs_info" in direct:
+        return None, f"installed from {url} (version control): reinstall it yourself"
+    if url.startswith("file://") and os.path.isfile(_path_of(url)):
+        return f"{dist.name} @ {url}", ""
+    return None, f"installed from {url}, which cannot be fetched again as it was"
+
+
+def _path_of(url: str) -> str:
+    from urllib.parse import unquote, urlparse
+
+    return unquote(urlparse(url).path) if url.startswith("file:") else url
+
+
+def split_packages(installed: list[Installed]) -> tuple[list[str], list[tuple[str, str]]]:
+    """The user's packages to reinstall exactly (``name==version``) and those skipped, why."""
+    keep: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for dist in installed:
+        if dist.name in FAMILY:
+            skipped.append((f"{dist.name} {dist.version}", "installed from the chosen backend"))
+        elif is_follower(dist.name):
+            skipped.append((f"{dist.name} {dist.version}",
+                            "a CUDA runtime wheel: follows the new torch build"))
+        elif dist.name == LLAMA:
+            continue  # its own step
+        elif dist.name == "pip":
+            continue  # the fresh env has its own
+        elif dist.egg:
+            skipped.append((f"{dist.name} {dist.version}",
+                            "a legacy egg install: reinstall it yourself"))
+        elif dist.direct_url:
+            req, why = _url_requirement(dist)
+            if req:
+                keep.append(req)
+            else:
+                skipped.append((f"{dist.name} {dist.version}", why))
+        else:
+            keep.append(f"{dist.name}=={dist.version}")
+    return keep, skipped
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def new_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+
+
+def backup_path_for(env_path: str, stamp: str) -> str:
+    """``<env>.venvsel-backup-<stamp>``, a sibling: same filesystem, so os.rename is atomic."""
+    base = f"{env_path.rstrip(os.sep)}{BACKUP_TAG}{stamp}"
+    path, n = base, 1
+    while os.path.lexists(path) or os.path.lexists(path + JOURNAL_SUFFIX):
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
+def env_python(env: Env) -> str:
+    if env.layout == "windows":
+        return os.path.join(env.path, "Scripts", "python.exe")
+    return os.path.join(env.path, "bin", "python")
+
+
+def python_version_of(python: str) -> str:
+    """``"3.11.7"`` by asking the interpreter (one short spawn); UsageError if it won't run."""
+    code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+    try:
+        done = proc.run([python, "-E", "-s", "-c", code], timeout=30, env=proc.clean_env())
+    except OSError as exc:
+        raise UsageError(f"cannot run {python}: {exc.strerror or exc}") from None
+    out = done.stdout.decode("ascii", "replace").strip()
+    if done.returncode != 0 or not out:
+        raise UsageError(f"{python} does not run: {done.stderr_tail(2) or done.returncode}")
+    return out
+
+
+def base_interpreter(env: Env, static: StaticInfo, python: str | None) -> str:
+    """The interpreter a fresh env is made from: ``--python``, else the one pyvenv.cfg names."""
+    from ..discover import read_pyvenv_cfg
+
+    if python:
+        found = python if os.sep in python else shutil.which(python)
+        if not found or not os.path.exists(found):
+            raise UsageError(f"--python {python}: no such interpreter")
+        return os.path.abspath(found)
+    cfg = read_pyvenv_cfg(env.path) or {}
+    cands = [cfg.get("base-executable"), cfg.get("executable")]
+    home = static.home or cfg.get("home")
+    if home:
+        short = ".".join((static.python_version or "").split(".")[:2])
+        exe = ".exe" if env.layout == "windows" else ""
+        cands += [os.path.join(home, f"python{short}{exe}") if short else None,
+                  os.path.join(home, f"python3{exe}"), os.path.join(home, f"python{exe}")]
+    for cand in cands:
+        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    named = home or "unknown"
+    raise UsageError(
+        f"the base Python of {env.shown_path or env.path} ({named}) is gone, so the env "
+        "cannot be recreated from it.",
+        hint="Pass --python PATH (an interpreter of the same version, e.g. from pyenv).",
+    )
+
+
+class _Installer:
+    """Builds pip or uv command lines for one target interpreter."""
+
+    def __init__(self, kind: str, python: str, uv: str | None) -> None:
+        self.kind = kind
+        self.python = python
+        self.uv = uv
+
+    def install(self, *args: str, strict: bool = False) -> tuple[str, ...]:
+        if self.kind == "uv":
+            assert self.uv is not None
+            mapped = [{"--force-reinstall": "--reinstall", "--no-cache-dir": "--no-cache"}.get(a, a)
+                      for a in args]
+            extra = ["--no-config"] if strict else []
+            return (self.uv, "pip", "install", "--python", self.python, *extra, *mapped)
+        return (self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                "--progress-bar", "off", *args)
+
+    def check(self) -> tuple[str, ...]:
+        if self.kind == "uv":
+            assert self.uv is not None
+            return (self.uv, "pip", "check", "--python", self.python)
+        return (self.python, "-m", "pip", "check", "--disable-pip-version-check")
+
+
+def _choose_installer(wanted: str, static: StaticInfo, mode: Mode) -> tuple[str, str | None]:
+    uv = shutil.which("uv")
+    wanted = (wanted or "auto").lower()
+    if wanted not in ("auto", "pip", "uv"):
+        raise UsageError(f"--installer {wanted}: expected auto, pip or uv")
+    if wanted == "uv":
+        if not uv:
+            raise UsageError("--installer uv: uv is not on PATH",
+                             hint="Install uv, or use --installer pip.")
+        return "uv", uv
+    if wanted == "pip":
+        return "pip", None
+    has_pip = static.dist_version("pip") is not None
+    if mode == "in-place" and not has_pip and uv:
+        return "uv", uv  # a uv-made env without pip: let uv install into it
+    return "pip", None
+
+
+def _listing_pythons(
+    mode: Mode, env: Env, static: StaticInfo, base: str | None, pyver: str | None
+) -> list[tuple[str, str | None]]:
+    short = ".".join(pyver.split(".")[:2]) if pyver else None
+    out: list[tuple[str, str | None]] = []
+    if mode == "in-place" and env.interpreter and static.dist_version("pip"):
+        out.append((env.interpreter, None))
+    if mode == "rebuild" and base:
+        out.append((base, None))
+    if short and not any(p == sys.executable for p, _ in out):
+        out.append((sys.executable, short))
+    return out
+
+
+# --------------------------------------------------------------------------- making the plan
+
+
+def choose_mode(req: RepairRequest, diag: Diagnosis) -> tuple[Mode, str]:
+    if diag.rebuild_needed:
+        first = next(f for f in diag.findings if f.rebuild)
+        return "rebuild", f"the env is broken: {first.text.rstrip('.')}"
+    if req.rebuild:
+        return "rebuild", "asked for (--rebuild)"
+    if diag.torch_needed and diag.llama_needed:
+        return "in-place", "swap the PyTorch family and rebuild llama-cpp-python"
+    if diag.torch_needed:
+        return "in-place", "swap the PyTorch family"
+    if diag.llama_needed and req.with_llama is not False:
+        return "in-place", "rebuild llama-cpp-python"
+    if req.with_llama and diag.static.llama is not None:
+        return "in-place", "rebuild llama-cpp-python (--with-llama)"
+    return "none", "nothing found that the chosen backend would change."
+
+
+def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
+    """The steps that turn ``diag.env`` into an env that meets ``backend``. Spawns only to
+    list the torch versions the source offers (and to ask ``--python`` its version)."""
+    from ..paths import cache_dir
+
+    env, static, machine = diag.env, diag.static, diag.machine
+    mode, why = choose_mode(req, diag)
+    if mode == "none":
+        return Plan("", env.path, diag.label, mode, backend, why)
+    if mode == "rebuild" and env.kind == "conda":
+        raise UsageError(f"{diag.label} is a conda env; venvsel rebuilds virtualenvs only.",
+                         hint="Recreate it with conda, or repair in place without --rebuild.")
+
+    rid = new_id()
+    backup = backup_path_for(env.path, rid.rsplit("-", 1)[0])
+    run_dir = str(cache_dir() / "repair" / rid)
+    warnings: list[str] = []
+    notes: list[str] = []
+    blockers: list[str] = []
+    if backend.warning:
+        warnings.append(backend.warning)
+
+    base = None
+    pyver = static.python_version
+    if mode == "rebuild":
+        base = base_interpreter(env, static, req.python)
+        new_ver = python_version_of(base)
+        if pyver and new_ver.split(".")[:2] != pyver.split(".")[:2]:
+            warnings.append(f"the env was Python {pyver}; {base} is Python {new_ver}: your "
+                            "packages are reinstalled for the new version and may not all exist "
+                            "for it.")
+        pyver = new_ver
+    installer_kind, uv = _choose_installer(req.installer, static, mode)
+    target_python = env_python(env) if mode == "rebuild" else (env.interpreter or env_python(env))
+    inst = _Installer(installer_kind, target_python, uv)
+
+    steps: list[Step] = []
+    files: list[tuple[str, str]] = []
+    packages: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    if mode == "rebuild":
+        steps.append(Step("move", "Move the env aside (an atomic rename; renamed back on any "
+                          "failure)", action=shlex.join(["mv", env.path, backup]), state="moving"))
+        from ..discover import read_pyvenv_cfg
+
+        cfg = read_pyvenv_cfg(env.path) or {}
+        argv = [sys.executable, "-m", "virtualenv", "--no-periodic-update", "-p", base or ""]
+        if static.include_system_site_packages:
+            argv.append("--system-site-packages")
+        if cfg.get("prompt"):
+            argv += ["--prompt", cfg["prompt"]]
+        argv.append(env.path)
+        steps.append(Step("create", f"Create a fresh env with virtualenv from {base}",
+                          tuple(argv), timeout=TIMEOUT_CREATE, state="creating"))
+        from ..discover import find_site_packages
+
+        site = env.site_packages or find_site_packages(env.path, env.layout)
+        packages, skipped = split_packages(installed_distributions(site))
+        if static.include_system_site_packages:
+            notes.append("the env also sees its base Python's packages "
+                         "(include-system-site-packages); those are not copied.")
+        if packages:
+            req_file = os.path.join(run_dir, "requirements.txt")
+            files.append((req_file, "\n".join(packages) + "\n"))
+            steps.append(Step(
+                "install-others",
+                f"Reinstall your {len(packages)} other packages at their versions "
+                "(--no-deps: the list is already complete)",
+                inst.install("--no-deps", "-r", req_file)))
+    else:
+        steps.append(Step("snapshot", "Snapshot the env (a full copy; put back on any failure)",
+                          action=shlex.join(["cp", "-a", env.path, backup]),
+                          state="snapshotting"))
+        if installer_kind == "pip" and static.dist_version("pip") is None:
+            steps.append(Step("ensurepip", "Give the env its own pip (it was made without one)",
+                              (target_python, "-m", "ensurepip", "--default-pip"),
+                              timeout=TIMEOUT_CREATE))
+
+    # --- the PyTorch family
+    torch_pins: FamilyPins | None = None
+    torch_wanted = mode == "rebuild" or diag.torch_needed
+    if torch_wanted:
+        from .backend import family_pins, list_versions, strict_env
+
+        have = {n: v for n in FAMILY if (v := static.dist_version(n))}
+        listing = list_versions(_listing_pythons(mode, env, static, base, pyver), backend.source)
+        torch_pins = family_pins(have, listing, backend)
+        sets, unset = strict_env(installer_kind)
+        force = ("--force-reinstall",) if mode == "in-place" else ()
+        steps.append(Step(
+            "install-torch",
+            f"Install the PyTorch family from {backend.source.describe()} alone "
+            "(no other source can substitute a different build)",
+            inst.install(*force, "--no-deps", *backend.source.strict_args(),
+                         *torch_pins.requirements, strict=True),
+            env=sets, unset=unset, timeout=TIMEOUT_TORCH))
+        steps.append(Step(
+            "install-torch-deps",
+            "Install what that torch build depends on (nvidia-*, triton, ...) with your "
+            "pip configuration",
+            inst.install(*backend.source.extra_args(), *torch_pins.requirements),
+            timeout=TIMEOUT_TORCH))
+
+    # --- llama-cpp-python
+    llama_req = None
+    llama_cuda = False
+    if static.llama is not None:
+        llama_req = f"{LLAMA}=={static.llama.version}"
+        default = backend.is_cuda and (mode == "rebuild" or diag.llama_needed)
+        llama_cuda = backend.is_cuda and (req.with_llama if req.with_llama is not None else default)
+        if req.with_llama and not backend.is_cuda:
+            notes.append("--with-llama has no effect with --backend cpu.")
+        if llama_cuda:
+            from .backend import cuda_architectures, find_nvcc
+
+            cmake = ["-DGGML_CUDA=on"]
+            archs = cuda_architectures(machine)
+            if archs:
+                cmake.append(f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+            benv = [("CMAKE_ARGS", " ".join(cmake)), ("FORCE_CMAKE", "1"),
+                    ("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))]
+            nvcc = find_nvcc()
+            if nvcc is None:
+                blockers.append("a CUDA build of llama-cpp-python needs nvcc (the CUDA "
+                                "toolkit), and none was found; install it, or pass --no-llama.")
+            elif not shutil.which("nvcc"):
+                benv.append(("CUDACXX", nvcc))
+            steps.append(Step(
+                "build-llama",
+                f"Rebuild {llama_req} with CUDA (from source, no cached CPU wheel)",
+                inst.install("--force-reinstall", "--no-cache-dir", "--no-deps", llama_req),
+                env=tuple(benv), timeout=TIMEOUT_LLAMA))
+        elif mode == "rebuild":
+            steps.append(Step("install-llama", f"Reinstall {llama_req} as it was built before",
+                              inst.install("--no-deps", llama_req), timeout=TIMEOUT_LLAMA))
+            if backend.is_cuda and static.llama.backends:
+                notes.append("llama-cpp-python is reinstalled without CUDA flags (--no-llama): "
+                             "pip may reuse a cached build.")
+        elif req.with_llama is False and diag.llama_needed:
+            notes.append("llama-cpp-python stays a CPU-only build (--no-llama).")
+    elif req.with_llama:
+        notes.append("--with-llama: this env has no llama-cpp-python; nothing to rebuild.")
+
+    steps.append(Step("check", "Check that installed packages' requirements agree (a report; "
+                      "not fatal)", inst.check(), timeout=TIMEOUT_CHECK, fatal=False,
+                      state="verifying"))
+    from ..probe import CHILD
+
+    steps.append(Step("verify", "Verify with a live probe of the env's own python",
+                      action=f"(venvsel) {shlex.join([target_python, '-E', '-s', str(CHILD)])}",
+                      state="verifying"))
+
+    from ..machine import hides_all_gpus
+
+    gpu_here = bool(machine.gpus) and machine.has_driver and not hides_all_gpus(machine)
+    llama_check = "gpu" if llama_cuda else ("import" if llama_req and mode == "rebuild" else "")
+    expect = Expect(
+        torch_cuda=backend.cuda,
+        kernel=backend.is_cuda and gpu_here,
+        torch_version=None if torch_pins is None or not torch_pins.torch_version
+        else torch_pins.torch_version.split("+")[0],
+        llama=llama_check,
+        packages=tuple(_name_version(p) for p in packages),
+    )
+    if not torch_wanted:
+        notes.append("torch is left as it is.")
+    return Plan(
+        id=rid, env_path=env.path, label=diag.label, mode=mode, backend=backend, reason=why,
+        steps=tuple(steps), installer=installer_kind, base_python=base, backup_path=backup,
+        run_dir=run_dir, torch=torch_pins, llama=llama_req, llama_cuda=llama_cuda,
+        packages=tuple(packages), skipped=tuple(skipped), files=tuple(files),
+        notes=tuple(notes), warnings=tuple(warnings), blockers=tuple(blockers), expect=expect,
+    )
+
+
+def _name_version(requirement: str) -> tuple[str, str]:
+    if " @ " in requirement:
+        return requirement.split(" @ ", 1)[0], ""
+    name, _, version = requirement.partition("==")
+    return name, version
+
+
+__all__ = [
+    "Expect",
+    "Installed",
+    "Plan",
+    "RepairRequest",
+    "Step",
+    "backup_path_for",
+    "base_interpreter",
+    "choose_mode",
+    "installed_distributions",
+    "make_plan",
+    "split_packages",
+]
