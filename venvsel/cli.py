@@ -484,6 +484,88 @@ def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as
     return result.exit_code
 
 
+# ---- repair (repair helper) ----------------------------------------------------------------
+
+@cli.command()
+@click.argument("env", required=False, type=click.Path())
+@click.option("--dry-run", is_flag=True, help="Diagnose and print the plan; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--backend", default="auto", show_default=True, metavar="NAME",
+              help="auto, cpu, cu118, cu121, cu124, cu126, cu128, cu129 or cu130.")
+@click.option("--index-url", default=None, metavar="URL",
+              help="Fetch the PyTorch family from this index (a mirror) instead.")
+@click.option("--find-links", default=None, type=click.Path(file_okay=False), metavar="DIR",
+              help="Fetch the PyTorch family from wheels in DIR (offline; alone unless "
+              "--index-url is given too).")
+@click.option("--rebuild", is_flag=True,
+              help="Recreate the env with virtualenv even if it is healthy.")
+@click.option("--python", "python", default=None, metavar="PY",
+              help="Base interpreter for a rebuild (default: the env's own base).")
+@click.option("--with-llama/--no-llama", "with_llama", default=None,
+              help="Rebuild llama-cpp-python with CUDA (default: on when the env has it and "
+              "the backend is CUDA).")
+@click.option("--installer", type=click.Choice(["auto", "pip", "uv"]), default="auto",
+              show_default=True, help="Who installs: pip (ensurepip if missing) or uv.")
+@click.option("--discard-backup", is_flag=True,
+              help="Delete the backup after a verified repair (kept by default).")
+@click.option("--recover", is_flag=True,
+              help="Only finish interrupted repairs: put back the env they moved aside.")
+@json_option
+def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: str | None,
+           find_links: str | None, rebuild: bool, python: str | None, with_llama: bool | None,
+           installer: str, discard_backup: bool, recover: bool, as_json: bool) -> None:
+    """Repair ENV: install the PyTorch wheels matched to this machine's driver and GPUs,
+    verify with a live probe, and never lose the env (it is restored exactly on any failure,
+    Ctrl-C or SIGTERM; exit 3).
+
+    Three stages: diagnose (what is wrong, in words), plan (numbered steps with the exact
+    commands; --dry-run stops here), execute (progress per step, a transcript log).
+
+    \b
+    Examples:
+      venvsel repair .venv --dry-run            # what is wrong and what would be done
+      venvsel repair .venv                      # CUDA wheels matched to the driver
+      venvsel repair .venv --backend cu126 --yes
+      venvsel repair .venv --backend cu130 --index-url https://mirror.example/simple
+      venvsel repair .venv --rebuild --python ~/.pyenv/versions/3.11.7/bin/python3.11
+      venvsel repair --recover                  # put back envs of an interrupted repair
+    """
+    from .errors import UsageError
+    from .render import emit_json
+    from .repair import RepairRequest, run_repair
+
+    def say(text: str) -> None:
+        click.echo(text, err=as_json)
+
+    def confirm(plan: object) -> bool:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "refusing to change the env without confirmation: stdin is not a terminal.",
+                hint="Read the plan above (or run with --dry-run), then run again with --yes.",
+            )
+        return click.confirm("Go ahead?", default=False, err=as_json)
+
+    req = RepairRequest(env=env, backend=backend, index_url=index_url, find_links=find_links,
+                        rebuild=rebuild, python=python, with_llama=with_llama,
+                        installer=installer, dry_run=dry_run, yes=yes,
+                        discard_backup=discard_backup, recover=recover)
+    report = run_repair(req, confirm=confirm, say=say)
+    if as_json:
+        emit_json("repair", report.to_data())
+        return
+    out = report.outcome
+    if out is not None:
+        click.echo(f"Repaired {report.plan.label if report.plan else env}: {out.reason}.")
+        for change in out.changes:
+            click.echo(f"  {change}")
+        for note in out.notes:
+            click.echo(f"  Note: {note}")
+        if out.backup_path:
+            click.echo(f"Backup of the original env kept at {out.backup_path} "
+                       "(delete it when satisfied, or use --discard-backup next time).")
+        click.echo(f"Transcript: {out.log_path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
