@@ -57,6 +57,7 @@ BOOT_ID = "/proc/sys/kernel/random/boot_id"
 OSRELEASE = "/proc/sys/kernel/osrelease"
 WSL_LIB = "/usr/lib/wsl/lib"
 AMD_KFD = "/dev/kfd"  # the ROCm kernel driver's device: an AMD GPU is usable
+USE_NVML = True  # tests that stand in a driver's files and nvidia-smi turn the real NVML off
 
 SMI_TIMEOUT = 10.0  # nvidia-smi takes ~20 ms, up to seconds when idle GPUs wake up
 SMI_FIELDS = ("index", "name", "driver_version", "compute_cap", "memory.total", "uuid")
@@ -348,6 +349,8 @@ def _read_nvml(
     notes: list[str], driver_hint: bool
 ) -> tuple[str, str | None, tuple[Gpu, ...]] | None:
     """(driver, CUDA, GPUs) from NVML, or None when nvidia-ml-py is absent or NVML fails."""
+    if not USE_NVML:
+        return None
     try:
         import pynvml
     except ImportError:

@@ -114,6 +114,26 @@ def test_parse_nvidia_smi_header() -> None:
     assert parse_nvidia_smi_header(fixture("nvidia_smi_failed.txt")) == (None, None)
 
 
+def test_parsers_on_the_real_h200_captures() -> None:
+    assert parse_proc_version(fixture("h200_proc_driver_nvidia_version.txt")) == "580.159.04"
+    assert parse_sys_version(fixture("h200_sys_module_nvidia_version.txt")) == "580.159.04"
+    assert parse_nvidia_smi_header(fixture("h200_nvidia_smi_header.txt")) == ("580.159.04", "13.0")
+    gpus, driver = parse_nvidia_smi_csv(fixture("h200_nvidia_smi_query.csv"))
+    assert driver == "580.159.04"
+    assert gpus == (
+        Gpu(0, "NVIDIA H200", "9.0", 143771, "GPU-b671192e-85ee-73fb-980e-2efa2534bb5b"),)
+
+
+def test_h200_readings_agree_whichever_source_answered() -> None:
+    """read_machine on the H200 through NVML and through nvidia-smi + libcuda: same facts."""
+    nvml = Machine.from_json(json.loads(fixture("h200_read_machine_nvml.json")))
+    smi = Machine.from_json(json.loads(fixture("h200_read_machine_smi.json")))
+    assert nvml.fingerprint() == smi.fingerprint() == "580.159.04|13.0|NVIDIA H200/9.0|None"
+    assert dict(nvml.sources)["gpus"] == "NVML (nvidia-ml-py)"
+    assert dict(smi.sources)["cuda_driver"] == "libcuda cuDriverGetVersion"
+    assert nvml.notes == smi.notes == ()
+
+
 # --------------------------------------------------------------------------- CUDA_VISIBLE_DEVICES
 
 TWO = (Gpu(0, "NVIDIA H200", "9.0", uuid="GPU-7a1c3e52-9d0f"),
@@ -265,8 +285,16 @@ class FakeHost:
                            ("WSL_LIB", root / "no-wsl"), ("AMD_KFD", root / "no-kfd"),
                            ("OSRELEASE", root / "osrelease")):
             monkeypatch.setattr(mach, name, str(path))
+        # On a GPU machine with nvidia-ml-py, the real NVML would answer before these files.
+        monkeypatch.setattr(mach, "USE_NVML", False)
         (root / "osrelease").write_text("6.8.0-generic\n")
-        monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}")
+        # PATH holds the stand-in nvidia-smi (when installed) and cat, never a real one.
+        tools = root / "tools"
+        tools.mkdir()
+        cat = shutil.which("cat")
+        assert cat is not None
+        (tools / "cat").symlink_to(cat)
+        monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{tools}")
 
     def driver_files(self, sys_text: str | None, proc_text: str | None) -> None:
         for path, text in ((self.sys, sys_text), (self.proc, proc_text)):
@@ -483,6 +511,7 @@ _AUDIT = textwrap.dedent("""\
     from venvsel import machine
     machine.SYS_VERSION, machine.PROC_VERSION = sys.argv[1], sys.argv[2]
     machine.WSL_LIB = machine.AMD_KFD = sys.argv[3]
+    machine.USE_NVML = False
     machine.driver_fingerprint()
     fp = list(events)
     m = machine.read_machine()

@@ -218,6 +218,23 @@ def test_with_the_machine_read_here(monkeypatch: pytest.MonkeyPatch) -> None:
     assert v.outlook == "no" and "supports only 12.x: will fail" in v.reason
 
 
+def test_the_lent_h200_as_read_there() -> None:
+    """The Machine read_machine returned on the H200 and the image's torch 2.11.0+cu130."""
+    import json
+    from pathlib import Path
+
+    from venvsel.cuda import choose_index
+
+    fix = Path(__file__).resolve().parent.parent / "fixtures" / "machine"
+    h200 = Machine.from_json(json.loads((fix / "h200_read_machine_nvml.json").read_text()))
+    image_torch = TorchInfo("2.11.0+cu130", cuda="13.0", has_cuda_lib=True)
+    v = torch_verdict(image_torch, h200, "/opt/torch/.venv")
+    assert (v.outlook, v.reason) == (
+        "yes", "CUDA 13.0 build; driver 580.159.04 supports up to 13.0: should work")
+    assert torch_verdict(CPU_TORCH, h200, ".venv").fix == "venvsel repair .venv"
+    assert choose_index(h200).index.name == "cu130"
+
+
 # --------------------------------------------------------------------------- llama
 
 
