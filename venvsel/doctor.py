@@ -73,10 +73,9 @@ def _fixes(
 ) -> list[str]:
     fixes: list[str] = []
     cuda_best = next(b for b in best if b.need == "cuda")
-    hidden = machine.cuda_visible_devices is not None and machine.cuda_visible_devices.strip() in (
-        "",
-        "-1",
-    )
+    from .machine import hides_all_gpus
+
+    hidden = hides_all_gpus(machine)
     if hidden:
         fixes.append(
             f"CUDA_VISIBLE_DEVICES={machine.cuda_visible_devices!r} hides every GPU from every "
