@@ -19,7 +19,8 @@ if [ ! -f "$out/src/llama_cpp_python-$LLAMA_VERSION-trimmed.tar.gz" ]; then
   v="$src/vendor/llama.cpp"
   # What the build never reads (ANCHORS.md: this trimmed tree builds with CUDA on the H200).
   rm -rf "$v/models" "$v/docs" "$v/media" "$v/tests" "$v/benches" "$v/examples" \
-         "$v/tools/ui" "$v/tools/server" "$src/docs" "$src/examples" "$src/tests" "$src/docker"
+         "$v/tools/ui" "$v/tools/server" "$v/.git" "$v/.github" "$v/.devops" \
+         "$src/.git" "$src/.github" "$src/docs" "$src/examples" "$src/tests" "$src/docker"
   for b in "$v"/ggml/src/ggml-*/; do
     case "$(basename "$b")" in ggml-cpu|ggml-cuda|ggml-blas) ;; *) rm -rf "$b" ;; esac
   done
