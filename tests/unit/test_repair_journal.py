@@ -1,0 +1,230 @@
+"""repair/journal.py: recovery puts the original tree back exactly (hash of paths, modes,
+symlink targets and contents), from every state a kill can leave; stragglers carrying the
+repair id are killed; one repair per env at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from venvsel.errors import OperationFailed, UsageError
+from venvsel.repair.journal import (
+    ID_VAR,
+    Journal,
+    env_lock,
+    journal_dir,
+    kill_stragglers,
+    pending,
+    real_env_path,
+    recover_pending,
+    restore,
+)
+
+
+def tree_hash(root: str | os.PathLike[str]) -> str:
+    """sha256 over every entry under ``root``: relative path, type and mode bits, symlink
+    target, file contents and file mtime. Two trees with the same hash are the same tree."""
+    h = hashlib.sha256()
+    root = os.fspath(root)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in [*sorted(filenames), *dirnames]:
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            rel = os.path.relpath(full, root)
+            h.update(f"{rel}\0{st.st_mode:o}\0".encode("utf-8", "surrogateescape"))
+            if stat.S_ISLNK(st.st_mode):
+                h.update(os.readlink(full).encode("utf-8", "surrogateescape"))
+            elif stat.S_ISREG(st.st_mode):
+                h.update(f"{st.st_mtime_ns}\0".encode())
+                with open(full, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+            h.update(b"\n")
+    st = os.lstat(root)
+    h.update(f".\0{st.st_mode:o}".encode())
+    return h.hexdigest()
+
+
+def make_tree(root: Path) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "lib" / "site-packages" / "pkg").mkdir(parents=True)
+    (root / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (root / "lib" / "site-packages" / "pkg" / "__init__.py").write_text("x = 1\n")
+    script = root / "bin" / "tool"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o755)
+    os.symlink("/usr/bin/python3", root / "bin" / "python")
+    os.symlink("python", root / "bin" / "python3")
+    (root / "private").write_text("secret")
+    (root / "private").chmod(0o600)
+    return root
+
+
+def test_tree_hash_sees_every_kind_of_change(tmp_path: Path) -> None:
+    t = make_tree(tmp_path / "t")
+    h0 = tree_hash(t)
+    assert tree_hash(t) == h0
+    (t / "private").chmod(0o644)
+    assert tree_hash(t) != h0
+    (t / "private").chmod(0o600)
+    assert tree_hash(t) == h0
+    os.unlink(t / "bin" / "python3")
+    os.symlink("python3.11", t / "bin" / "python3")
+    assert tree_hash(t) != h0
+
+
+def _journal(tmp_path: Path, mode: str, state: str) -> tuple[Journal, Path, str]:
+    env = make_tree(tmp_path / "proj" / ".venv")
+    original = tree_hash(env)
+    j = Journal("20260101-000000-1", str(env), str(env) + ".venvsel-backup-20260101-000000",
+                mode)
+    j.set(state)
+    return j, env, original
+
+
+def test_restore_after_a_kill_in_the_middle_of_a_rebuild(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "moving")
+    os.rename(env, j.backup)  # what the repair did
+    j.set("installing")
+    (env / "bin").mkdir(parents=True)  # a half-built fresh env
+    (env / "bin" / "python").write_text("new")
+    msg = restore(j)
+    assert "restored" in msg and tree_hash(env) == original
+    assert not os.path.exists(j.backup) and not os.path.exists(j.trash)
+    assert j.state == "restored" and not os.path.exists(j.sibling_file)
+    assert Journal.load(j.cache_file).state == "restored"  # type: ignore[union-attr]
+
+
+def test_restore_when_killed_right_after_the_move(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "moving")
+    os.rename(env, j.backup)  # killed before anything was created
+    restore(j)
+    assert tree_hash(env) == original
+
+
+def test_restore_when_killed_before_the_move(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "moving")
+    assert "is in place" in restore(j)
+    assert tree_hash(env) == original and j.state == "restored"
+
+
+def test_restore_is_idempotent_after_a_kill_during_restore(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "installing")
+    os.rename(env, j.backup)
+    env.mkdir()
+    (env / "half").write_text("x")
+    os.rename(env, j.trash)  # restore had moved the half-built env away, then died
+    j.set("restoring")
+    restore(j)
+    assert tree_hash(env) == original and not os.path.exists(j.trash)
+
+
+def test_restore_in_place_puts_the_snapshot_back(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "in-place", "snapshotting")
+    shutil.copytree(env, j.backup, symlinks=True)
+    j.set("installing")
+    (env / "lib" / "site-packages" / "pkg" / "__init__.py").write_text("x = 2\n")
+    (env / "lib" / "site-packages" / "new.py").write_text("")
+    os.unlink(env / "bin" / "python3")
+    restore(j)
+    assert tree_hash(env) == original
+
+
+def test_restore_in_place_during_the_snapshot_keeps_the_env(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "in-place", "snapshotting")
+    (Path(j.backup) / "bin").mkdir(parents=True)  # a partial copy
+    assert "had not been changed" in restore(j)
+    assert tree_hash(env) == original and not os.path.exists(j.backup)
+
+
+def test_restore_with_nothing_left_fails_loudly(tmp_path: Path) -> None:
+    j, env, _ = _journal(tmp_path, "rebuild", "installing")
+    shutil.rmtree(env)
+    with pytest.raises(OperationFailed, match="cannot restore"):
+        restore(j)
+
+
+def test_pending_finds_the_sibling_journal_when_the_cache_is_gone(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "moving")
+    os.rename(env, j.backup)
+    j.set("installing")
+    shutil.rmtree(journal_dir())
+    found = pending(real_env_path(str(env)))
+    assert [x.id for x in found] == [j.id] and found[0].state == "installing"
+    said: list[str] = []
+    msgs = recover_pending(real_env_path(str(env)), said.append)
+    assert len(msgs) == 1 and "stopped while installing" in said[0]
+    assert tree_hash(env) == original
+    assert pending(real_env_path(str(env))) == []
+
+
+def test_finished_journals_are_not_pending(tmp_path: Path) -> None:
+    _, env, _ = _journal(tmp_path, "rebuild", "done")
+    assert pending(str(env)) == []
+    assert pending(None) == []
+
+
+def test_recover_without_env_restores_every_pending_repair(tmp_path: Path) -> None:
+    j, env, original = _journal(tmp_path, "rebuild", "moving")
+    os.rename(env, j.backup)
+    j.set("creating")
+    msgs = recover_pending(None, lambda _t: None)
+    assert len(msgs) == 1 and tree_hash(env) == original
+
+
+def test_one_repair_per_env(tmp_path: Path) -> None:
+    path = str(tmp_path / ".venv")
+    with env_lock(path), pytest.raises(UsageError, match="another venvsel repair"), \
+            env_lock(path):
+        pass
+    with env_lock(path):  # released
+        pass
+
+
+def test_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
+    path = str(tmp_path / ".venv")
+    repo = str(Path(__file__).resolve().parents[2])
+    code = (f"import sys, time; sys.path.insert(0, {repo!r})\n"
+            "from venvsel.repair.journal import env_lock\n"
+            f"with env_lock({path!r}):\n    print('locked', flush=True); time.sleep(60)\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+        with pytest.raises(UsageError), env_lock(path):
+            pass
+        child.kill()
+        child.wait()
+        with env_lock(path):
+            pass
+    finally:
+        child.kill()
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="stragglers are found through /proc")
+def test_kill_stragglers_kills_only_the_repairs_children() -> None:
+    env = dict(os.environ, **{ID_VAR: "r-test-1"})
+    other = dict(os.environ, **{ID_VAR: "r-test-2"})
+    # a child in its own session that starts a grandchild, like pip running a build
+    mine = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60"], env=env, start_new_session=True)
+    theirs = subprocess.Popen(["sleep", "60"], env=other, start_new_session=True)
+    try:
+        time.sleep(0.2)
+        assert kill_stragglers("r-test-1") >= 2
+        assert mine.wait(timeout=5) != 0
+        assert theirs.poll() is None
+    finally:
+        for p in (mine, theirs):
+            p.kill()
+            p.wait()
