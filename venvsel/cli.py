@@ -269,8 +269,8 @@ def cache_clear(as_json: bool) -> None:
 @click.option("--vscode", is_flag=True,
               help="Set python.defaultInterpreterPath in .vscode/settings.json (comments kept).")
 @click.option("--link", metavar="PATH", default=None,
-              help="Make PATH (e.g. .venv) a link to the env; an existing env there is moved "
-              "aside to PATH.venvsel-backup, never deleted.")
+              help="Make PATH (relative to the project root, e.g. .venv) a link to the env; an "
+              "env already there is moved aside to PATH.venvsel-backup, never deleted.")
 @click.option("--direnv", is_flag=True, help="Write an .envrc that activates through venvsel.")
 @click.option("--undo", is_flag=True,
               help="Undo the last `venvsel use` here: restore exactly what was there.")
@@ -282,7 +282,8 @@ def use(env: str | None, needs: tuple[str, ...], python_spec: str | None, vscode
     """Pin this project to the env that fits: record its needs and the chosen env (ENV, or
     the best one for --need) in pyproject.toml [tool.venvsel] (else .venvsel.toml). Then
     `venvsel activate`, `pick`, `run` and `bench` with no --need use them here, and
-    --vscode / --link / --direnv point editors and tools at the same env.
+    --vscode / --link / --direnv point editors and tools at the same env. With no --need,
+    the needs already recorded are kept (run it again to re-pick and re-record).
 
     \b
     Examples:

@@ -497,8 +497,8 @@ def status(start: str | None = None) -> Status:
     if chosen.fingerprint != env_fingerprint(env):
         return make("changed", "the env changed since `venvsel use` chose it "
                     "(packages or interpreter)",
-                    f"`venvsel activate` here checks {path} again for {wanted}, and picks "
-                    "again if it no longer fits.")
+                    f"`venvsel activate` here checks {path} again for {wanted} and picks "
+                    "again if it no longer fits; `venvsel use` accepts the change.")
     return make("ok", "unchanged since `venvsel use` chose it",
                 f"`venvsel activate` here uses {path}.")
 
