@@ -1,0 +1,334 @@
+"""venvsel bench worker: runs INSIDE the env being benchmarked, with that env's interpreter.
+
+Needs only the standard library and llama_cpp; any CPython >= 3.8. Started as
+``python -I _worker.py JOB.json``. The job names the files to use:
+
+* ``log``: file descriptor 2 is pointed at it before llama_cpp is imported, and llama.cpp's
+  log callback writes every message (all levels, DEBUG included: the per-layer placement
+  lines are DEBUG) straight into it with os.write, so the log survives a crash intact.
+* ``result``: the result JSON, written with a temp file and a rename. Stdout is never used
+  for results (a library may print anything there).
+
+Lines starting with ``[venvsel-worker]`` in the log mark the phase the worker reached, so a
+crash can be placed ("crashed while loading the model").
+
+Measures like llama-bench: a warm-up, then ``reps`` repetitions with the memory (KV cache)
+cleared before each; pp = ``n_prompt`` random tokens decoded in batches of ``n_batch``; tg =
+``n_gen`` single-token decodes; tokens/s per repetition. Then, optionally, the seed's job:
+a prompt cut from a document, ``e2e_gen`` generated tokens with EOS forbidden, timed end
+to end through the high-level ``Llama.create_completion`` as a user's script would call it.
+"""
+
+import ctypes
+import json
+import os
+import random
+import sys
+import time
+import traceback
+
+_CALLBACK = None  # the ctypes callback must stay referenced or llama.cpp calls freed memory
+MARK = "[venvsel-worker]"
+
+
+def phase(name):
+    os.write(2, ("%s phase=%s\n" % (MARK, name)).encode())
+
+
+def write_result(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def redirect_stderr(log_path):
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    sys.stderr.flush()
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def install_log_callback(llama_cpp):
+    """Send every llama.cpp/ggml log message, whatever its level, to fd 2 (the log file)."""
+    global _CALLBACK
+    cb_type = getattr(llama_cpp, "llama_log_callback", None)
+    if cb_type is None or not hasattr(llama_cpp, "llama_log_set"):
+        return False
+
+    def _cb(level, text, user_data):
+        if text:
+            try:
+                os.write(2, text)
+            except OSError:
+                pass
+
+    _CALLBACK = cb_type(_cb)
+    llama_cpp.llama_log_set(_CALLBACK, ctypes.c_void_p(0))
+    return True
+
+
+def build_info(llama_cpp):
+    info = {"llama_version": getattr(llama_cpp, "__version__", None), "python": sys.version.split()[0]}
+    try:
+        info["gpu_offload"] = bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception as exc:  # very old builds
+        info["gpu_offload"] = None
+        info["gpu_offload_error"] = str(exc)
+    try:
+        raw = llama_cpp.llama_print_system_info()
+        info["system_info"] = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)).strip()
+    except Exception:
+        info["system_info"] = None
+    return info
+
+
+def _fn(llama_cpp, *names):
+    for n in names:
+        f = getattr(llama_cpp, n, None)
+        if f is not None:
+            return f
+    return None
+
+
+class Decoder(object):
+    """The llama-bench loops on a raw context, one reusable batch, no sampling."""
+
+    def __init__(self, llama_cpp, llm, n_batch, seed):
+        self.ll = llama_cpp
+        self.ctx = llm.ctx
+        self.n_batch = n_batch
+        self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self.n_vocab = llm.n_vocab()
+        self.bos = llm.token_bos()
+        self.rng = random.Random(seed)
+        self.sync = _fn(llama_cpp, "llama_synchronize")
+        get_memory = _fn(llama_cpp, "llama_get_memory")
+        memory_clear = _fn(llama_cpp, "llama_memory_clear")
+        if get_memory is not None and memory_clear is not None:
+            mem = get_memory(self.ctx)
+            self._clear = lambda: memory_clear(mem, True)
+            self.clear_api = "llama_memory_clear"
+        else:
+            old = _fn(llama_cpp, "llama_kv_self_clear", "llama_kv_cache_clear")
+            if old is None:
+                raise RuntimeError("this llama_cpp exposes no way to clear the KV cache")
+            self._clear = lambda: old(self.ctx)
+            self.clear_api = old.__name__
+
+    def clear(self):
+        self._clear()
+
+    def _decode(self, n):
+        self.batch.n_tokens = n
+        rc = self.ll.llama_decode(self.ctx, self.batch)
+        if rc != 0:
+            raise RuntimeError("llama_decode returned %d" % rc)
+        if self.sync is not None:
+            self.sync(self.ctx)
+
+    def prompt(self, n_prompt, tokens=None):
+        """Decode n_prompt tokens (random unless given) in batches of n_batch from position 0."""
+        b = self.batch
+        if tokens is None:
+            tokens = [self.bos] + [self.rng.randrange(self.n_vocab) for _ in range(n_prompt - 1)]
+        pos = 0
+        while pos < n_prompt:
+            n = min(self.n_batch, n_prompt - pos)
+            for i in range(n):
+                b.token[i] = tokens[pos + i]
+                b.pos[i] = pos + i
+                b.n_seq_id[i] = 1
+                b.seq_id[i][0] = 0
+                b.logits[i] = 0
+            b.logits[n - 1] = 1
+            self._decode(n)
+            pos += n
+
+    def gen_tokens(self, n_gen):
+        """The tokens a tg run feeds back: BOS, then random ids (drawn before timing starts)."""
+        return [self.bos] + [self.rng.randrange(self.n_vocab) for _ in range(max(0, n_gen - 1))]
+
+    def gen(self, tokens):
+        """len(tokens) single-token decodes from position 0, like llama-bench's tg test.
+
+        The loop body is kept to what any decode loop must do (set token and position,
+        decode, synchronise): its Python cost is the bench's overhead on small models.
+        """
+        b = self.batch
+        b.n_tokens = 1
+        b.n_seq_id[0] = 1
+        b.seq_id[0][0] = 0
+        b.logits[0] = 1
+        token_arr, pos_arr = b.token, b.pos
+        decode, ctx, sync = self.ll.llama_decode, self.ctx, self.sync
+        for i, token in enumerate(tokens):
+            token_arr[0] = token
+            pos_arr[0] = i
+            if decode(ctx, b) != 0:
+                raise RuntimeError("llama_decode failed at token %d" % i)
+            if sync is not None:
+                sync(ctx)
+
+    def close(self):
+        if self.batch is not None:
+            self.ll.llama_batch_free(self.batch)
+            self.batch = None
+
+
+def measure(dec, job, out):
+    n_prompt, n_gen, reps = job["n_prompt"], job["n_gen"], job["reps"]
+    phase("warmup")
+    t0 = time.perf_counter()
+    if n_prompt > 0:
+        dec.clear()
+        dec.prompt(n_prompt)
+    if n_gen > 0:
+        dec.clear()
+        dec.gen(dec.gen_tokens(1))
+    out["warmup_s"] = time.perf_counter() - t0
+    pp, tg = [], []
+    for r in range(reps):
+        phase("rep %d" % (r + 1))
+        if n_prompt > 0:
+            dec.clear()
+            t = time.perf_counter()
+            dec.prompt(n_prompt)
+            pp.append(n_prompt / (time.perf_counter() - t))
+        if n_gen > 0:
+            tokens = dec.gen_tokens(n_gen)
+            dec.clear()
+            t = time.perf_counter()
+            dec.gen(tokens)
+            tg.append(n_gen / (time.perf_counter() - t))
+    out["pp_samples"] = pp
+    out["tg_samples"] = tg
+    out["clear_api"] = dec.clear_api
+
+
+def end_to_end(llm, dec, job, out):
+    """The seed's job: a prompt from the document, N tokens generated, EOS forbidden."""
+    phase("e2e")
+    with open(job["doc"], "rb") as f:
+        text = f.read().decode("utf-8", "replace")
+    n_ctx = llm.n_ctx()
+    n_gen = job["e2e_gen"]
+    budget = max(1, n_ctx - n_gen - 8)
+    t0 = time.perf_counter()
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True)
+    truncated = len(tokens) > budget
+    tokens = tokens[:budget]
+    fed = llm.detokenize(tokens).decode("utf-8", "replace")
+    words = len(fed.split())
+    dec.clear()
+    llm.reset()
+    eos = llm.token_eos()
+    res = llm.create_completion(
+        tokens, max_tokens=n_gen, temperature=0.0, logit_bias={eos: -1e9}, seed=job.get("seed", 0),
+    )
+    seconds = time.perf_counter() - t0
+    usage = res.get("usage", {}) if isinstance(res, dict) else {}
+    gen_tokens = usage.get("completion_tokens")
+    out["e2e"] = {
+        "doc": job["doc"],
+        "doc_words": len(text.split()),
+        "words": words,
+        "prompt_tokens": len(tokens),
+        "truncated": truncated,
+        "gen_tokens": gen_tokens,
+        "gen_requested": n_gen,
+        "seconds": seconds,
+        "words_per_s": words / seconds if seconds > 0 else None,
+        "tokens_per_s": (len(tokens) + (gen_tokens or 0)) / seconds if seconds > 0 else None,
+    }
+
+
+def run(job):
+    out = {"status": "error", "phase": "start", "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+    result_path = job["result"]
+    try:
+        phase("import")
+        out["phase"] = "import"
+        try:
+            import llama_cpp
+        except Exception as exc:
+            out["status"] = "no-llama"
+            out["error"] = "%s: %s" % (type(exc).__name__, exc)
+            return out
+        out["log_callback"] = install_log_callback(llama_cpp)
+        out["build"] = build_info(llama_cpp)
+        if job.get("mode") == "info":
+            out["status"] = "ok"
+            return out
+        if job.get("gpu_asked") and out["build"].get("gpu_offload") is False:
+            # A CPU-only build: answer before loading (such builds crash at load on some GPU
+            # machines, and no load could change the answer).
+            out["status"] = "fallback-preload"
+            return out
+        phase("load")
+        out["phase"] = "load"
+        threads = job.get("threads") or os.cpu_count() or 1
+        n_ctx = job["n_ctx"]
+        t = time.perf_counter()
+        llm = llama_cpp.Llama(
+            model_path=job["model"], n_gpu_layers=job["n_gpu_layers"], n_ctx=n_ctx,
+            n_batch=job["n_batch"], n_ubatch=job["n_batch"], n_threads=threads,
+            n_threads_batch=threads, seed=job.get("seed", 0), verbose=True,
+        )
+        out["load_s"] = time.perf_counter() - t
+        phase("loaded")
+        model = llm.model
+        n_layer = _fn(llama_cpp, "llama_model_n_layer", "llama_n_layer")
+        n_params = _fn(llama_cpp, "llama_model_n_params")
+        size = _fn(llama_cpp, "llama_model_size")
+        out["model_info"] = {
+            "n_layer": n_layer(model) if n_layer else None,
+            "n_params": n_params(model) if n_params else None,
+            "size_bytes": size(model) if size else None,
+            "n_vocab": llm.n_vocab(),
+            "n_ctx": llm.n_ctx(),
+        }
+        out["threads"] = threads
+        out["n_gpu_layers"] = job["n_gpu_layers"]
+        out["n_batch"] = job["n_batch"]
+        out["phase"] = "measure"
+        dec = Decoder(llama_cpp, llm, job["n_batch"], job.get("seed", 0))
+        try:
+            measure(dec, job, out)
+            if job.get("doc") and job.get("e2e_gen", 0) > 0:
+                out["phase"] = "e2e"
+                end_to_end(llm, dec, job, out)
+        finally:
+            dec.close()
+        out["status"] = "ok"
+        phase("done")
+        return out
+    except BaseException as exc:
+        out["status"] = "error"
+        out["error"] = "%s: %s" % (type(exc).__name__, exc)
+        out["traceback"] = traceback.format_exc()[-4000:]
+        return out
+    finally:
+        try:
+            write_result(result_path, out)
+        except Exception:
+            traceback.print_exc()
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: _worker.py JOB.json\n")
+        return 2
+    with open(argv[1]) as f:
+        job = json.load(f)
+    if job.get("log"):
+        redirect_stderr(job["log"])
+    out = run(job)
+    sys.stderr.flush()
+    return 0 if out.get("status") in ("ok", "no-llama", "fallback-preload") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

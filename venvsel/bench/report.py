@@ -1,0 +1,421 @@
+"""The bench report: one table with medians and spreads, speed-up ratios, JSON, Markdown, PNG.
+
+Runs whose verdict is FALLBACK show no pp/tg numbers in the table: those were measured on
+the CPU and must not be read as GPU numbers (the seed's mistake). The JSON keeps them, with
+the verdict beside them. Crashed, hung and failed runs never show numbers.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from .. import errors, render
+from ..model import to_json
+from .run import BenchParams, RunResult, Stat
+
+DASH = "—"
+
+
+@dataclass(frozen=True)
+class Ratio:
+    kind: str  # "GPU/CPU", "Q4_0/Q8_0", "env/env"
+    subject: str  # what stays the same: ".venv synthetic-tiny Q4_0"
+    numerator: str
+    denominator: str
+    pp: float | None
+    tg: float | None
+
+
+@dataclass(frozen=True)
+class Report:
+    runs: tuple[RunResult, ...]
+    ratios: tuple[Ratio, ...]
+    params: BenchParams
+    created: str
+    venvsel_version: str
+
+    @classmethod
+    def build(cls, runs: tuple[RunResult, ...], params: BenchParams) -> Report:
+        from .. import __version__
+
+        return cls(runs, tuple(ratios(runs)), params,
+                   time.strftime("%Y-%m-%dT%H:%M:%S%z"), __version__)
+
+    @property
+    def failed(self) -> tuple[RunResult, ...]:
+        return tuple(r for r in self.runs if r.status in ("crashed", "timeout", "error"))
+
+    @property
+    def fallbacks(self) -> tuple[RunResult, ...]:
+        return tuple(r for r in self.runs if r.verdict == "FALLBACK")
+
+    @property
+    def exit_code(self) -> int:
+        if self.failed:
+            return errors.EXIT_FAILED
+        if self.fallbacks:
+            return errors.EXIT_UNMET
+        return errors.EXIT_OK
+
+    def as_data(self) -> dict[str, Any]:
+        """What --json carries: the report, the exit code and the problems in words."""
+        return {
+            "runs": to_json(self.runs), "ratios": to_json(self.ratios),
+            "params": to_json(self.params),
+            "created": self.created, "venvsel_version": self.venvsel_version,
+            "exit_code": self.exit_code,
+            "problems": problem_texts(self),
+        }
+
+
+# --------------------------------------------------------------------------- ratios
+
+
+def _trusted(r: RunResult) -> bool:
+    return r.status == "ok" and r.verdict in ("GPU", "PARTIAL", "CPU")
+
+
+def _div(a: Stat | None, b: Stat | None) -> float | None:
+    if a is None or b is None or b.median <= 0:
+        return None
+    return a.median / b.median
+
+
+def ratios(runs: Sequence[RunResult]) -> list[Ratio]:
+    """GPU/CPU per env+model, Q4/Q8 per env+device, and each env against the first env."""
+    ok = [r for r in runs if _trusted(r)]
+    out: list[Ratio] = []
+    # GPU vs CPU: same env, same model file.
+    for g in ok:
+        if g.verdict not in ("GPU", "PARTIAL"):
+            continue
+        for c in ok:
+            if c.env == g.env and c.model == g.model and c.verdict == "CPU":
+                out.append(Ratio("GPU/CPU", f"{g.env_name} {g.model_label} {g.quant_label}",
+                                 f"gpu ({g.verdict})", "cpu", _div(g.pp, c.pp), _div(g.tg, c.tg)))
+                break
+    # Q4 vs Q8: same env, same model family, same placement.
+    for a in ok:
+        if a.quant != "q4_0":
+            continue
+        for b in ok:
+            if (b.quant == "q8_0" and b.env == a.env and b.model_label == a.model_label
+                    and b.device == a.device and b.verdict == a.verdict):
+                out.append(Ratio("Q4_0/Q8_0", f"{a.env_name} {a.model_label} {a.device}",
+                                 "Q4_0", "Q8_0", _div(a.pp, b.pp), _div(a.tg, b.tg)))
+                break
+    # Envs against the first env: same model, same device.
+    envs = list(dict.fromkeys(r.env for r in runs))
+    if len(envs) > 1:
+        for a in ok:
+            if a.env == envs[0]:
+                continue
+            for b in ok:
+                if (b.env == envs[0] and b.model == a.model and b.device == a.device):
+                    out.append(Ratio("env/env", f"{a.model_label} {a.quant_label} {a.device}",
+                                     a.env_name, b.env_name, _div(a.pp, b.pp), _div(a.tg, b.tg)))
+                    break
+    return out
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def fmt(x: float | None) -> str:
+    if x is None:
+        return DASH
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}"
+
+
+def fmt_stat(s: Stat | None) -> str:
+    return DASH if s is None else f"{fmt(s.median)} ± {fmt(s.stdev)}"
+
+
+def fmt_size(n: int | None) -> str:
+    if n is None:
+        return DASH
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.2f} GiB"
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+def fmt_params(n: int | None) -> str:
+    if n is None:
+        return DASH
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} B"
+    return f"{n / 1e6:.2f} M"
+
+
+def verdict_cell(r: RunResult) -> str:
+    if r.status == "crashed":
+        return f"CRASHED ({r.signal})"
+    if r.status == "timeout":
+        return "HUNG (timeout)"
+    if r.status == "error":
+        return "ERROR"
+    return r.verdict or DASH
+
+
+def headers(p: BenchParams) -> list[str]:
+    return ["env", "model", "quant", "device", "ngl", "layers", "verdict",
+            f"pp{p.n_prompt} t/s", f"tg{p.n_gen} t/s", "load s", "e2e words/s"]
+
+
+def row(r: RunResult) -> list[str]:
+    shown = _trusted(r)
+    e2e = r.e2e.words_per_s if shown and r.e2e else None
+    return [
+        r.env_name, r.model_label, r.quant_label, r.device, str(r.n_gpu_layers),
+        r.placement.summary() if r.placement else ("not loaded" if not r.model_loaded else DASH),
+        verdict_cell(r),
+        fmt_stat(r.pp) if shown else DASH, fmt_stat(r.tg) if shown else DASH,
+        fmt(r.load_s) if r.load_s is not None else DASH, fmt(e2e),
+    ]
+
+
+def ratio_lines(rep: Report) -> list[str]:
+    lines = []
+    for x in rep.ratios:
+        kind = f"{x.numerator}/{x.denominator}" if x.kind == "env/env" else x.kind
+        lines.append(f"{kind:<9}  {x.subject}: pp {fmt(x.pp)}×, tg {fmt(x.tg)}×")
+    return lines
+
+
+def detail_lines(rep: Report) -> list[str]:
+    """Build, model, settings and evidence facts below the table."""
+    p = rep.params
+    out: list[str] = []
+    seen_env: set[str] = set()
+    for r in rep.runs:
+        if r.env in seen_env or r.llama_version is None:
+            continue
+        seen_env.add(r.env)
+        offload = {True: "yes", False: "no (CPU-only build)", None: "unknown"}[r.gpu_offload]
+        out.append(f"build    {r.env_name}: llama-cpp-python {r.llama_version}, Python {r.python}, "
+                   f"GPU offload: {offload}")
+        if r.system_info:
+            out.append(f"         {r.system_info}")
+    seen_model: set[str] = set()
+    for r in rep.runs:
+        if r.model in seen_model or r.n_params is None:
+            continue
+        seen_model.add(r.model)
+        out.append(f"model    {r.model_label} {r.quant_label}: {fmt_params(r.n_params)} params, "
+                   f"{fmt_size(r.size_bytes)}, {r.n_layer} repeating layers ({r.model})")
+    threads = next((r.threads for r in rep.runs if r.threads), p.threads)
+    out.append(f"settings threads {threads}, n_batch {p.n_batch}, n_ctx {p.n_ctx}, {p.reps} reps "
+               "after a warm-up, KV cache cleared before each; median ± stdev")
+    for ev in dict.fromkeys(r.placement.evidence for r in rep.runs if r.placement):
+        out.append(f"layers   from {ev}")
+    e2e = next((r.e2e for r in rep.runs if r.e2e and _trusted(r)), None)
+    if e2e:
+        cut = f", cut to fit n_ctx {p.n_ctx}" if e2e.truncated else ""
+        out.append(f"e2e      {Path(e2e.doc).name}: prompt of {e2e.words:,} words "
+                   f"({e2e.prompt_tokens:,} tokens{cut}) + {e2e.gen_requested} generated "
+                   "tokens with EOS forbidden, via Llama.create_completion; words/s = prompt words "
+                   "/ job seconds")
+    logs = sorted({str(Path(r.log_path).parent) for r in rep.runs if r.log_path})
+    if logs:
+        out.append(f"logs     {', '.join(logs)}")
+    return out
+
+
+def _runs_label(runs: Sequence[RunResult]) -> str:
+    models = list(dict.fromkeys(f"{r.model_label} {r.quant_label}" for r in runs))
+    return ", ".join(models)
+
+
+def _indent_fix(fix: str) -> list[str]:
+    first, *rest = fix.splitlines()
+    return [f"  fix: {first}", *(f"       {ln}" for ln in rest)]
+
+
+def fallback_text(runs: Sequence[RunResult]) -> str:
+    """One FALLBACK account for runs of one env that failed to reach the GPU the same way."""
+    r = runs[0]
+    asked = f"n_gpu_layers {r.n_gpu_layers}"
+    if r.device == "gpu" and r.n_gpu_layers < 0:
+        asked = "--gpu, all layers"
+    if r.placement is not None and r.placement.n_layer is not None:
+        pl = r.placement
+        head = (f"FALLBACK: {r.env_name} put {pl.cpu_layers} of {pl.n_layer} repeating layers on "
+                f"the CPU although the GPU was asked for ({_runs_label(runs)}; {asked}).")
+    else:
+        head = (f"FALLBACK: {r.env_name} cannot run {_runs_label(runs)} on the GPU "
+                f"(asked: {asked}).")
+    lines = [head, f"  reason: {r.reason}."]
+    if r.placement is not None:
+        lines.append(f"  layers: {r.placement.summary()}, from {r.placement.evidence}.")
+    if r.decided:
+        lines.append(f"  decided {r.decided}.")
+    for x in runs:
+        if x.pp is not None or x.tg is not None:
+            lines.append(f"  measured {x.model_label} {x.quant_label}: pp {fmt_stat(x.pp)}, "
+                         f"tg {fmt_stat(x.tg)} t/s: CPU numbers, not GPU numbers.")
+    if r.fix:
+        lines.extend(_indent_fix(r.fix))
+    return "\n".join(lines)
+
+
+def failure_text(r: RunResult) -> str:
+    """The plain-words account of one crash, hang or error: never a result."""
+    what = (f"{r.env_name} ({r.model_label} {r.quant_label}, {r.device}, "
+            f"n_gpu_layers {r.n_gpu_layers})")
+    heads = {"crashed": "CRASHED", "timeout": "HUNG", "error": "FAILED"}
+    head = heads.get(r.status, r.status.upper())
+    lines = [f"{head}: {what}: {r.detail}. No result was recorded for this run."]
+    if r.fix:
+        lines.extend(_indent_fix(r.fix))
+    if r.log_tail:
+        lines.append("  last log lines:")
+        lines.extend(f"    {ln}" for ln in r.log_tail)
+    if r.log_path:
+        lines.append(f"  full log: {r.log_path}")
+    return "\n".join(lines)
+
+
+def problem_texts(rep: Report) -> list[str]:
+    out = [failure_text(r) for r in rep.failed]
+    groups: dict[tuple[object, ...], list[RunResult]] = {}
+    for r in rep.fallbacks:
+        pl = r.placement.summary() if r.placement else None
+        groups.setdefault((r.env, r.device, r.n_gpu_layers, r.reason, r.decided, pl), []).append(r)
+    out.extend(fallback_text(g) for g in groups.values())
+    return out
+
+
+def render_text(rep: Report, stream: TextIO) -> None:
+    render.table(headers(rep.params), [row(r) for r in rep.runs], stream)
+    extra = ratio_lines(rep)
+    if extra:
+        stream.write("\nspeed-up (median / median)\n")
+        for ln in extra:
+            stream.write(f"  {ln}\n")
+    stream.write("\n")
+    for ln in detail_lines(rep):
+        stream.write(ln + "\n")
+
+
+def problems_message(rep: Report) -> str:
+    return "\n".join(problem_texts(rep))
+
+
+def write_outputs(rep: Report, *, json_out: str | None, markdown: str | None,
+                  plot: str | None, stdout: TextIO) -> None:
+    """The table (unless --json goes to stdout), then every file asked for."""
+    from ..fsutil import atomic_write_text
+
+    if json_out == "-":
+        render.emit_json("bench", rep.as_data(), stdout)
+    else:
+        render_text(rep, stdout)
+    if json_out and json_out != "-":
+        buf = io.StringIO()
+        render.emit_json("bench", rep.as_data(), buf)
+        atomic_write_text(json_out, buf.getvalue())
+    if markdown:
+        atomic_write_text(markdown, render_markdown(rep))
+    if plot:
+        write_plot(rep, plot)
+
+
+def raise_for(rep: Report) -> None:
+    """After the report is shown: exit 3 for a crash/hang/error, 1 for a FALLBACK."""
+    msg = problems_message(rep)
+    if rep.failed:
+        raise errors.OperationFailed(msg)
+    if rep.fallbacks:
+        raise errors.UnmetError(msg)
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(rep: Report) -> str:
+    out = io.StringIO()
+    p = rep.params
+    out.write(f"# venvsel bench — {rep.created}\n\n")
+    out.write(f"pp{p.n_prompt} and tg{p.n_gen} in tokens/s, median ± stdev of {p.reps} "
+              "repetitions after a warm-up (llama-bench conventions).\n\n")
+    hs = headers(p)
+    out.write("| " + " | ".join(hs) + " |\n")
+    out.write("|" + "|".join("---" if i < 7 else "---:" for i in range(len(hs))) + "|\n")
+    for r in rep.runs:
+        out.write("| " + " | ".join(_md_cell(c) for c in row(r)) + " |\n")
+    if rep.ratios:
+        out.write("\n## Speed-up\n\n| comparison | what | pp | tg |\n|---|---|---:|---:|\n")
+        for x in rep.ratios:
+            kind = f"{x.numerator}/{x.denominator}" if x.kind == "env/env" else x.kind
+            out.write(f"| {_md_cell(kind)} | {_md_cell(x.subject)} | "
+                      f"{fmt(x.pp)}× | {fmt(x.tg)}× |\n")
+    problems = problem_texts(rep)
+    if problems:
+        out.write("\n## Problems\n\n")
+        for text in problems:
+            out.write("```\n" + text + "\n```\n\n")
+    out.write("\n## Details\n\n")
+    for ln in detail_lines(rep):
+        out.write(f"- {ln}\n")
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def require_matplotlib() -> None:
+    """UsageError naming the fix when --plot cannot work (checked before any run starts)."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise errors.UsageError(
+            "--plot needs matplotlib, which is not installed in venvsel's environment.",
+            hint="Install the plot extra: python -m pip install 'venvsel[plot]' "
+            "(the table, --json and --markdown work without it).",
+        )
+
+
+def write_plot(rep: Report, path: str) -> None:
+    """Bar charts of pp and tg (median, min-max whiskers); needs matplotlib (extra 'plot')."""
+    require_matplotlib()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runs = [r for r in rep.runs if _trusted(r)]
+    labels = [f"{r.env_name}\n{r.model_label} {r.quant_label}\n{r.device} ({r.verdict})"
+              for r in runs]
+    fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 2.2 * len(runs) + 2), 4.5))
+    p = rep.params
+    for ax, key, title in ((axes[0], "pp", f"prompt processing pp{p.n_prompt}"),
+                           (axes[1], "tg", f"generation tg{p.n_gen}")):
+        stats = [getattr(r, key) for r in runs]
+        med = [s.median if s else 0.0 for s in stats]
+        # Whiskers from the slowest to the fastest repetition: timings are skewed (a floor
+        # and a slow tail), so a symmetric ± stdev would draw impossible negative speeds.
+        err = [[s.median - s.min if s else 0.0 for s in stats],
+               [s.max - s.median if s else 0.0 for s in stats]]
+        ax.bar(range(len(runs)), med, yerr=err, capsize=4,
+               color=["#4c72b0" if r.verdict == "GPU" else "#dd8452" for r in runs])
+        ax.set_xticks(range(len(runs)))
+        ax.set_xticklabels(labels, fontsize=7)
+        ax.set_title(title)
+        ax.set_ylabel("tokens/s (bar: median, whiskers: min to max)")
+    fig.suptitle(f"venvsel bench {rep.created}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,491 @@
+"""Host side of ``venvsel bench``: choose envs and models, run the worker in each env, judge.
+
+One worker process per run (env, model, device), started with the env's own interpreter
+through :func:`venvsel.proc.run` with a timeout. The worker's results come back in a JSON
+file and its llama.cpp log in another; the log decides where the layers went. A worker that
+dies on a signal or hangs is reported as exactly that, never as a result.
+
+When a GPU is asked of an env whose llama_cpp cannot offload at all, the answer is FALLBACK
+before any model is loaded: from the files (a split build without a GPU backend library) or,
+when the files cannot tell, from the worker's ``llama_supports_gpu_offload()`` right after
+the import. (A CPU-only build segfaults at model load on some GPU machines.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import errors, paths, proc
+from ..model import Env, LlamaInfo
+from . import logparse
+
+WORKER = Path(__file__).resolve().parent / "_worker.py"
+CORPUS = Path(__file__).resolve().parent.parent / "resources" / "corpus"
+DEFAULT_DOC = CORPUS / "large.md"
+LOG_TAIL = 12
+
+
+@dataclass(frozen=True)
+class BenchParams:
+    reps: int = 5
+    n_prompt: int = 512
+    n_gen: int = 128
+    n_batch: int = 512
+    n_ctx: int = 2048
+    threads: int | None = None  # None: the machine's physical cores
+    doc: str | None = str(DEFAULT_DOC)  # None: no end-to-end job
+    e2e_gen: int = 64  # tokens generated in the end-to-end job
+    seed: int = 42
+    timeout: float = 1800.0  # per run
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    path: str
+    label: str  # "synthetic-tiny" or the file's stem
+    quant: str | None = None  # "q4_0"; None for a user's model (the log's file type is shown)
+    synthetic: str | None = None  # size name of a synthetic model
+
+
+@dataclass(frozen=True)
+class BenchRequest:
+    envs: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
+    python_spec: str | None = None
+    models: tuple[str, ...] = ()
+    synthetic: str | None = None  # default "tiny" when no --model
+    quants: tuple[str, ...] = ("q4_0", "q8_0")
+    gpu: bool = False
+    cpu: bool = False
+    n_gpu_layers: int | None = None
+    params: BenchParams = field(default_factory=BenchParams)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    env: Env
+    model: ModelRef
+    device: str  # "gpu" | "cpu"
+    n_gpu_layers: int
+    gpu_asked: bool
+    preload_fallback: str | None = None  # set when the files already say "cannot offload"
+
+
+@dataclass(frozen=True)
+class Stat:
+    median: float
+    mean: float
+    stdev: float
+    min: float
+    max: float
+    samples: tuple[float, ...]
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stat | None:
+        if not samples:
+            return None
+        s = tuple(float(x) for x in samples)
+        sd = statistics.stdev(s) if len(s) > 1 else 0.0
+        return cls(statistics.median(s), statistics.fmean(s), sd, min(s), max(s), s)
+
+
+@dataclass(frozen=True)
+class E2E:
+    """The seed's job: a prompt cut from a document, N tokens generated with EOS forbidden."""
+
+    doc: str
+    words: int  # words of the document that went into the prompt
+    prompt_tokens: int
+    gen_tokens: int | None  # what the completion reported generating
+    gen_requested: int
+    seconds: float
+    words_per_s: float | None  # prompt words / job seconds
+    tokens_per_s: float | None  # (prompt + generated tokens) / job seconds
+    doc_words: int = 0
+    truncated: bool = False  # the document was longer than the context allows
+
+    @classmethod
+    def of(cls, d: dict[str, Any] | None) -> E2E | None:
+        if not d:
+            return None
+        return cls(doc=str(d.get("doc")), words=int(d.get("words") or 0),
+                   prompt_tokens=int(d.get("prompt_tokens") or 0), gen_tokens=d.get("gen_tokens"),
+                   gen_requested=int(d.get("gen_requested") or 0),
+                   seconds=float(d.get("seconds") or 0.0), words_per_s=d.get("words_per_s"),
+                   tokens_per_s=d.get("tokens_per_s"), doc_words=int(d.get("doc_words") or 0),
+                   truncated=bool(d.get("truncated")))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    env: str  # real path
+    env_name: str  # as shown to the user
+    model: str
+    model_label: str
+    quant: str | None
+    device: str  # "gpu" | "cpu": what was asked
+    n_gpu_layers: int
+    gpu_asked: bool
+    status: str  # ok | fallback | crashed | timeout | error
+    verdict: str | None = None  # GPU | PARTIAL | CPU | FALLBACK | UNKNOWN
+    reason: str | None = None
+    fix: str | None = None
+    decided: str | None = None  # what the verdict rests on, and whether a model was loaded
+    placement: logparse.Placement | None = None
+    pp: Stat | None = None
+    tg: Stat | None = None
+    load_s: float | None = None
+    e2e: E2E | None = None
+    llama_version: str | None = None
+    gpu_offload: bool | None = None
+    system_info: str | None = None
+    python: str | None = None
+    threads: int | None = None
+    n_layer: int | None = None
+    n_params: int | None = None
+    size_bytes: int | None = None
+    model_loaded: bool = False
+    signal: str | None = None
+    detail: str | None = None
+    log_path: str | None = None
+    log_tail: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    cuda_visible_devices: str | None = None
+
+    @property
+    def quant_label(self) -> str:
+        return (self.quant or "?").upper()
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def physical_cores() -> int:
+    """Physical cores, like llama-bench's default thread count: SMT siblings share a core's
+    arithmetic units, and a thread on each sibling mostly waits for the other."""
+    cores: set[str] = set()
+    base = Path("/sys/devices/system/cpu")
+    try:
+        for topo in base.glob("cpu[0-9]*/topology/thread_siblings_list"):
+            cores.add(topo.read_text().strip())
+    except OSError:
+        cores.clear()
+    return len(cores) or os.cpu_count() or 1
+
+
+
+def _env_label(env: Env) -> str:
+    """The env as the user would write it: relative to the cwd, or with ~ for home."""
+    if env.shown_path:
+        return env.shown_path
+    try:
+        rel = os.path.relpath(env.path)
+    except ValueError:  # another drive on Windows
+        rel = env.path
+    if not rel.startswith(".."):
+        return rel
+    home = os.path.expanduser("~")
+    if env.path.startswith(home + os.sep):
+        return "~" + env.path[len(home):]
+    return env.path
+
+
+def resolve_envs(req: BenchRequest) -> list[Env]:
+    """Explicit ``--env`` paths, or the best env for the needs (default: llama / llama-gpu)."""
+    from ..select import resolve_env
+
+    if req.envs:
+        return [resolve_env(e, list(req.needs), req.python_spec) for e in req.envs]
+    needs = list(req.needs)
+    if not any(n in ("llama", "llama-gpu") for n in needs):
+        needs.append("llama-gpu" if req.gpu and not req.cpu else "llama")
+    return [resolve_env(None, needs, req.python_spec)]
+
+
+def static_llama(env: Env) -> LlamaInfo:
+    """The env's llama_cpp build from its files; UnmetError naming a fix when it has none."""
+    from ..inspect import inspect_env
+
+    label = _env_label(env)
+    if env.broken:
+        raise errors.UnmetError(f"{label} is broken: {env.broken}.",
+                                hint=f"Repair it (venvsel repair {label}) or choose another env.")
+    if env.interpreter is None:
+        raise errors.UnmetError(f"{label} has no Python interpreter to run the benchmark with.")
+    info = inspect_env(env).llama
+    if info is None and not os.environ.get("LLAMA_CPP_LIB_PATH"):
+        raise errors.UnmetError(
+            f"{label} has no llama_cpp: llama-cpp-python is not installed in that env, so "
+            "there is nothing to benchmark there.",
+            hint=f"Install it: {env.interpreter} -m pip install llama-cpp-python "
+            f"(for a GPU build: venvsel repair {label}), or let venvsel choose an env that "
+            "has it: venvsel bench --need llama",
+        )
+    return info or LlamaInfo(version="unknown")
+
+
+def cannot_offload(info: LlamaInfo) -> str | None:
+    """Why the files prove this build has no GPU backend; None when they cannot prove it.
+
+    Split builds (0.3+) ship libggml-cpu next to one library per GPU backend; no GPU
+    library beside libggml-cpu means CPU-only. A monolithic older build shows nothing and
+    is left to the worker's ``llama_supports_gpu_offload()``.
+    """
+    if info.backends or os.environ.get("LLAMA_CPP_LIB_PATH") or not info.lib_dir:
+        return None
+    try:
+        names = os.listdir(info.lib_dir)
+    except OSError:
+        return None
+    cpu_libs = [n for n in names if n.lower().startswith(("libggml-cpu", "ggml-cpu"))]
+    if not cpu_libs:
+        return None
+    return (f"{info.lib_dir} has {cpu_libs[0]} and no GPU backend library "
+            "(libggml-cuda, -metal, -vulkan, ...)")
+
+
+def plan_runs(req: BenchRequest, envs: Sequence[Env], models: Sequence[ModelRef]) -> list[RunPlan]:
+    plans: list[RunPlan] = []
+    for env in envs:
+        info = static_llama(env)
+        static_no_gpu = cannot_offload(info)
+        devices = [d for d, on in (("cpu", req.cpu), ("gpu", req.gpu)) if on] or ["auto"]
+        for model in models:
+            for dev in devices:
+                if dev == "cpu":
+                    ngl = 0
+                elif dev == "gpu":
+                    ngl = req.n_gpu_layers if req.n_gpu_layers is not None else -1
+                else:  # like llama-bench: everything on the GPU when the build can offload
+                    if req.n_gpu_layers is not None:
+                        ngl = req.n_gpu_layers
+                    else:
+                        ngl = -1 if info.backends else 0
+                    dev = "gpu" if ngl != 0 else "cpu"
+                gpu_asked = dev == "gpu" or ngl != 0
+                plans.append(RunPlan(env, model, dev, ngl, gpu_asked,
+                                     static_no_gpu if gpu_asked else None))
+    return plans
+
+
+# --------------------------------------------------------------------------- one run
+
+
+def _log_file(index: int) -> Path:
+    d = paths.log_dir() / "bench"
+    d.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return d / f"{stamp}-{os.getpid()}-{index}.log"
+
+
+def _tail(text: str, n: int = LOG_TAIL) -> tuple[str, ...]:
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("[venvsel-worker]")]
+    return tuple(lines[-n:])
+
+
+_PHASE_WORDS = {
+    "start": "starting", "import": "importing llama_cpp", "load": "loading the model",
+    "loaded": "right after loading the model", "warmup": "the warm-up", "e2e": "the end-to-end job",
+    "done": "exiting",
+}
+
+
+def _phase_words(phase: str | None) -> str:
+    if phase is None:
+        return "starting"
+    if phase.startswith("rep "):
+        return f"repetition {phase[4:]}"
+    return _PHASE_WORDS.get(phase, phase)
+
+
+def _base(plan: RunPlan) -> dict[str, Any]:
+    return dict(
+        env=plan.env.path, env_name=_env_label(plan.env), model=plan.model.path,
+        model_label=plan.model.label, quant=plan.model.quant, device=plan.device,
+        n_gpu_layers=plan.n_gpu_layers, gpu_asked=plan.gpu_asked,
+    )
+
+
+def preload_fallback(plan: RunPlan, why: str, *, decided: str, **extra: Any) -> RunResult:
+    """FALLBACK for a build that cannot offload, answered without loading any model."""
+    label = _env_label(plan.env)
+    extra.setdefault("gpu_offload", False)
+    reason, fix = logparse.why_no_gpu(logparse.LoadLog(), gpu_offload=False,
+                                      n_gpu_layers=plan.n_gpu_layers,
+                                      cvd=os.environ.get("CUDA_VISIBLE_DEVICES"), env=label)
+    return RunResult(**_base(plan), status="fallback", verdict="FALLBACK",
+                     reason=f"{reason} ({why})", fix=fix, decided=decided,
+                     model_loaded=False, **extra)
+
+
+def run_one(plan: RunPlan, params: BenchParams, index: int = 0) -> RunResult:
+    """Run the worker for one plan and turn what it left behind into a :class:`RunResult`."""
+    if plan.preload_fallback:
+        return preload_fallback(
+            plan, plan.preload_fallback,
+            decided="before loading any model: static inspection of the env's files "
+            "(no process started)",
+        )
+    assert plan.env.interpreter is not None
+    log_path = _log_file(index)
+    with tempfile.TemporaryDirectory(prefix="venvsel-bench-") as tmp:
+        result_path = os.path.join(tmp, "result.json")
+        job = {
+            "mode": "bench", "model": plan.model.path, "n_gpu_layers": plan.n_gpu_layers,
+            "gpu_asked": plan.gpu_asked, "threads": params.threads or physical_cores(),
+            "n_prompt": params.n_prompt, "n_gen": params.n_gen, "n_batch": params.n_batch,
+            "n_ctx": params.n_ctx, "reps": params.reps, "doc": params.doc,
+            "e2e_gen": params.e2e_gen, "seed": params.seed,
+            "result": result_path, "log": str(log_path),
+        }
+        job_path = os.path.join(tmp, "job.json")
+        with open(job_path, "w", encoding="utf-8") as f:
+            json.dump(job, f)
+        # ggml's abort handler attaches gdb for a backtrace: slow, and it buries the failed
+        # assertion under a page of frames. The user's own setting wins.
+        env = proc.clean_env()
+        env.setdefault("GGML_NO_BACKTRACE", "1")
+        done = proc.run([plan.env.interpreter, "-I", str(WORKER), job_path],
+                        timeout=params.timeout, env=env, cwd=tmp)
+        try:
+            data: dict[str, Any] | None = json.loads(Path(result_path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = None
+    try:
+        log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        log_text = ""
+    return interpret(plan, params, done, data, log_text, str(log_path))
+
+
+def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: dict[str, Any] | None,
+              log_text: str, log_path: str) -> RunResult:
+    log = logparse.parse(log_text)
+    tail = _tail(log_text) or _tail(done.stderr.decode("utf-8", "replace"))
+    common = dict(**_base(plan), log_path=log_path, log_tail=tail, duration_s=done.duration_s)
+    where = _phase_words(log.last_phase)
+    loaded = log.last_phase not in (None, "start", "import", "load") if log.last_phase else False
+    if done.timed_out:
+        return RunResult(**common, status="timeout", model_loaded=loaded,
+                         detail=f"the worker hung: no result after {params.timeout:g} s, during "
+                         f"{where}; it was killed")
+    if done.signal is not None:
+        return RunResult(**common, status="crashed", signal=done.signal_name, model_loaded=loaded,
+                         detail=f"the worker crashed with {done.signal_name} during {where}")
+    if data is None:
+        err = done.stderr_tail() or "(no output)"
+        return RunResult(**common, status="error", model_loaded=loaded,
+                         detail=f"the worker exited with code {done.returncode} during {where} "
+                         f"and left no result: {err}")
+    build = data.get("build") or {}
+    info = data.get("model_info") or {}
+    common.update(
+        llama_version=build.get("llama_version"), gpu_offload=build.get("gpu_offload"),
+        system_info=build.get("system_info"), python=build.get("python"),
+        cuda_visible_devices=data.get("cuda_visible_devices"),
+    )
+    status = data.get("status")
+    if status == "no-llama":
+        return RunResult(**common, status="error",
+                         detail=f"llama_cpp cannot be imported in {_env_label(plan.env)}: "
+                         f"{data.get('error')}",
+                         fix=f"{plan.env.interpreter} -m pip install llama-cpp-python, or "
+                         "venvsel bench --need llama")
+    if status == "fallback-preload":
+        base = _base(plan)
+        return preload_fallback(
+            plan, "llama_supports_gpu_offload() is False",
+            decided="before loading any model: the worker imported llama_cpp and asked "
+            "llama_supports_gpu_offload()", **{k: v for k, v in common.items() if k not in base},
+        )
+    if status != "ok":
+        return RunResult(**common, status="error", model_loaded="load_s" in data,
+                         detail=f"the worker failed during {_phase_words(data.get('phase'))}: "
+                         f"{data.get('error')}")
+    n_layer = info.get("n_layer")
+    pl = logparse.placement(log, n_layer)
+    j = logparse.judge(pl, log, gpu_asked=plan.gpu_asked, n_gpu_layers=plan.n_gpu_layers,
+                       gpu_offload=build.get("gpu_offload"), cvd=data.get("cuda_visible_devices"),
+                       env=_env_label(plan.env))
+    return RunResult(
+        **common, status="fallback" if j.verdict == "FALLBACK" else "ok",
+        verdict=j.verdict, reason=j.reason, fix=j.fix,
+        decided=f"after loading: {pl.evidence}", placement=pl,
+        pp=Stat.of(data.get("pp_samples") or ()), tg=Stat.of(data.get("tg_samples") or ()),
+        load_s=data.get("load_s"), e2e=E2E.of(data.get("e2e")), threads=data.get("threads"),
+        n_layer=n_layer, n_params=info.get("n_params"), size_bytes=info.get("size_bytes"),
+        model_loaded=True,
+    )
+
+
+# --------------------------------------------------------------------------- the whole bench
+
+
+def resolve_models(req: BenchRequest, *, progress: bool) -> list[ModelRef]:
+    models: list[ModelRef] = []
+    for m in req.models:
+        p = Path(m).expanduser()
+        if not p.is_file():
+            raise errors.UsageError(f"model file {m} does not exist.")
+        models.append(ModelRef(str(p.resolve()), p.stem))
+    if req.synthetic or not req.models:
+        from . import synth
+
+        size = req.synthetic or "tiny"
+        for q in req.quants:
+            sm = synth.ensure_model(size, q, progress=progress)
+            models.append(ModelRef(str(sm.path), sm.label, sm.quant, size))
+    return models
+
+
+def check_params(p: BenchParams) -> None:
+    if p.reps < 1:
+        raise errors.UsageError("--reps must be at least 1.")
+    if p.n_prompt < 0 or p.n_gen < 0 or p.e2e_gen < 0:
+        raise errors.UsageError("token counts cannot be negative.")
+    if p.n_prompt == 0 and p.n_gen == 0:
+        raise errors.UsageError("nothing to measure: --n-prompt and --n-gen are both 0.")
+    if p.n_ctx < max(p.n_prompt, p.n_gen) + 1:
+        raise errors.UsageError(f"--ctx {p.n_ctx} cannot hold {max(p.n_prompt, p.n_gen)} tokens.")
+    if p.doc is not None and not Path(p.doc).is_file():
+        raise errors.UsageError(f"document {p.doc} does not exist.")
+
+
+def bench(req: BenchRequest, *, progress: bool = True,
+          on_result: Callable[[RunResult], None] | None = None) -> Any:
+    """Run every (env, model, device) of ``req``; return a :class:`report.Report`."""
+    from . import report
+
+    params = req.params
+    if params.doc is not None:
+        params = replace(params, doc=str(Path(params.doc).expanduser().resolve()))
+    if params.threads is None:
+        params = replace(params, threads=physical_cores())
+    check_params(params)
+    envs = resolve_envs(req)
+    for env in envs:  # fail on a bare env before generating or loading anything
+        static_llama(env)
+    models = resolve_models(req, progress=progress)
+    plans = plan_runs(req, envs, models)
+    results: list[RunResult] = []
+    from ..render import Progress
+
+    with Progress("bench", total=len(plans), enabled=progress) as bar:
+        for i, plan in enumerate(plans):
+            label = (f"{_env_label(plan.env)} {plan.model.label} {plan.model.quant or ''} "
+                     f"{plan.device}")
+            bar.advance(label, step=0)
+            r = run_one(plan, params, i)
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+            bar.advance(label)
+    return report.Report.build(tuple(results), params)
