@@ -261,6 +261,86 @@ def cache_clear(as_json: bool) -> None:
         click.echo(f"removed {removed} cache {noun} from {store.root}")
 
 
+# ---- bench (bench helper) ------------------------------------------------------------------
+
+@cli.command()
+@click.option("--env", "envs", multiple=True, metavar="ENV",
+              help="Env to benchmark (a path). Repeat to compare envs in one table.")
+@need_options
+@click.option("--model", "models", multiple=True, type=click.Path(dir_okay=False), metavar="F.gguf",
+              help="A GGUF model of your own. Repeatable.")
+@click.option("--synthetic", type=click.Choice(["tiny", "small", "1b", "3b"]), default=None,
+              help="Generated llama model (random weights; the default, tiny, when no --model).")
+@click.option("--quant", default="q4_0,q8_0", metavar="Q[,Q]", show_default=True,
+              help="Quantisations of the synthetic model.")
+@click.option("--doc", type=click.Path(dir_okay=False), default=None,
+              help="Document for the end-to-end job (default: the bundled corpus/large.md).")
+@click.option("--gpu", is_flag=True,
+              help="All layers on the GPU; FALLBACK (exit 1) if any lands on the CPU.")
+@click.option("--cpu", is_flag=True,
+              help="Everything on the CPU. With --gpu: both, and the GPU/CPU ratio.")
+@click.option("--n-gpu-layers", type=int, default=None, metavar="N",
+              help="Layers to offload (-1: all). Default: all when the build can offload, else 0.")
+@click.option("--reps", type=click.IntRange(1), default=5, show_default=True,
+              help="Repetitions after the warm-up.")
+@click.option("--n-prompt", type=click.IntRange(0), default=512, show_default=True,
+              help="pp: prompt tokens.")
+@click.option("--n-gen", type=click.IntRange(0), default=128, show_default=True,
+              help="tg: generated tokens.")
+@click.option("--n-batch", type=click.IntRange(1), default=512, show_default=True,
+              help="Batch size for pp.")
+@click.option("--ctx", "n_ctx", type=click.IntRange(16), default=2048, show_default=True,
+              help="Context size.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads (default: the physical cores).")
+@click.option("--e2e-gen", type=click.IntRange(0), default=64, show_default=True,
+              help="Tokens generated in the end-to-end job over --doc (0 skips the job).")
+@click.option("--timeout", type=click.FloatRange(1), default=1800, show_default=True,
+              help="Seconds one run (load + all measurements) may take before it counts as hung.")
+@click.option("--json", "json_out", is_flag=False, flag_value="-", default=None, metavar="[F]",
+              help="The versioned JSON envelope: to stdout, or to file F.")
+@click.option("--markdown", type=click.Path(dir_okay=False), default=None, metavar="F",
+              help="Write the report as Markdown to F.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="F.png",
+              help="Write a bar chart to F.png (needs matplotlib: extra 'plot').")
+def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None,
+          models: tuple[str, ...], synthetic: str | None, quant: str, doc: str | None, gpu: bool,
+          cpu: bool, n_gpu_layers: int | None, reps: int, n_prompt: int, n_gen: int, n_batch: int,
+          n_ctx: int, threads: int | None, e2e_gen: int, timeout: float, json_out: str | None,
+          markdown: str | None, plot: str | None) -> None:
+    """Benchmark llama.cpp inside an env, like llama-bench: pp and tg tokens/s (median ±
+    stdev), load time, words/s of a job over a document, and where the layers really went.
+    Asking for the GPU and getting the CPU is a FALLBACK: exit 1, with the reason and the fix.
+    A worker that crashes or hangs is reported as such (exit 3). No download: the default
+    model is generated.
+
+    \b
+    Examples:
+      venvsel bench                                  # synthetic tiny, Q4_0 vs Q8_0
+      venvsel bench --env .venv --gpu                # FALLBACK if .venv cannot offload
+      venvsel bench --env .venv310 --cpu --gpu --synthetic 3b --plot speed.png
+      venvsel bench --env .venv --env .venv310 --model my.gguf --markdown bench.md
+      venvsel bench --json out.json                  # table on stdout, JSON in out.json
+    """
+    from .bench import report as bench_report
+    from .bench.run import DEFAULT_DOC, BenchParams, BenchRequest
+    from .bench.run import bench as do_bench
+
+    if plot:
+        bench_report.require_matplotlib()
+    quants = tuple(q.strip().lower() for q in quant.split(",") if q.strip())
+    params = BenchParams(reps=reps, n_prompt=n_prompt, n_gen=n_gen, n_batch=n_batch, n_ctx=n_ctx,
+                         threads=threads, doc=None if e2e_gen == 0 else (doc or str(DEFAULT_DOC)),
+                         e2e_gen=e2e_gen, timeout=timeout)
+    req = BenchRequest(envs=envs, needs=needs, python_spec=python_spec, models=models,
+                       synthetic=synthetic, quants=quants, gpu=gpu, cpu=cpu,
+                       n_gpu_layers=n_gpu_layers, params=params)
+    result = do_bench(req, progress=json_out != "-")
+    bench_report.write_outputs(result, json_out=json_out, markdown=markdown, plot=plot,
+                               stdout=click.get_text_stream("stdout"))
+    bench_report.raise_for(result)
+
+
 # ---- use / status (project pinning helper) -------------------------------------------------
 
 @cli.command()
