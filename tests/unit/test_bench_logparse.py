@@ -24,6 +24,7 @@ def test_captured_cpu_log() -> None:
     assert log.gpu_buffer_mib == 0
     assert log.cuda_error is None and log.cuda_devices is None
     assert log.last_phase == "done"
+    assert log.file_type == "Q4_0"
     pl = logparse.placement(log, 4)
     assert (pl.n_layer, pl.gpu_layers, pl.cpu_layers) == (4, 0, 4)
     assert pl.devices == (("CPU", 4),)

@@ -35,6 +35,7 @@ _CUDA_FAILED = re.compile(r"ggml_cuda_init:\s+failed to initialize (?:CUDA|ROCm|
 _CUDA_FOUND = re.compile(r"ggml_cuda_init:\s+found\s+(\d+)\s+(?:CUDA|ROCm|MUSA) devices")
 _USING = re.compile(r"using device\s+(\S+)\s+\(([^)]*)\)")
 _N_LAYER = re.compile(r"(?:print_info|llm_load_print_meta):\s+n_layer\s+=\s+(\d+)")
+_FILE_TYPE = re.compile(r"(?:print_info|llm_load_print_meta):\s+file type\s+=\s+(\S+)")
 _WORKER = "[venvsel-worker]"
 
 
@@ -55,6 +56,7 @@ class LoadLog:
     cuda_devices: int | None = None  # "found N CUDA devices"
     devices_used: tuple[str, ...] = ()  # "CUDA0 (NVIDIA H200)"
     last_phase: str | None = None  # the worker's last phase marker
+    file_type: str | None = None  # "Q4_0", as print_info names the model's quantisation
 
     @property
     def gpu_buffer_mib(self) -> float:
@@ -63,7 +65,7 @@ class LoadLog:
 
 def parse(text: str) -> LoadLog:
     layers: dict[int, str] = {}
-    n_layer = offloaded = cuda_error = cuda_devices = last_phase = None
+    n_layer = offloaded = cuda_error = cuda_devices = last_phase = file_type = None
     buffers: list[tuple[str, float]] = []
     used: list[str] = []
     for line in text.splitlines():
@@ -89,6 +91,10 @@ def parse(text: str) -> LoadLog:
         if m and n_layer is None:
             n_layer = int(m.group(1))
             continue
+        m = _FILE_TYPE.search(line)
+        if m and file_type is None:
+            file_type = m.group(1)
+            continue
         m = _CUDA_FAILED.search(line)
         if m:
             cuda_error = m.group(1).strip()
@@ -103,7 +109,7 @@ def parse(text: str) -> LoadLog:
     return LoadLog(
         layers=tuple(sorted(layers.items())), n_layer=n_layer, offloaded=offloaded,
         buffers=tuple(buffers), cuda_error=cuda_error, cuda_devices=cuda_devices,
-        devices_used=tuple(used), last_phase=last_phase,
+        devices_used=tuple(used), last_phase=last_phase, file_type=file_type,
     )
 
 

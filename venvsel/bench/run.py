@@ -306,10 +306,12 @@ def _phase_words(phase: str | None) -> str:
     return _PHASE_WORDS.get(phase, phase)
 
 
-def _base(plan: RunPlan) -> dict[str, Any]:
+def _base(plan: RunPlan, log: logparse.LoadLog | None = None) -> dict[str, Any]:
+    # A user's model has no quant of ours: llama.cpp's own "file type = Q4_0" names it.
+    quant = plan.model.quant or (log.file_type.lower() if log and log.file_type else None)
     return dict(
         env=plan.env.path, env_name=_env_label(plan.env), model=plan.model.path,
-        model_label=plan.model.label, quant=plan.model.quant, device=plan.device,
+        model_label=plan.model.label, quant=quant, device=plan.device,
         n_gpu_layers=plan.n_gpu_layers, gpu_asked=plan.gpu_asked,
     )
 
@@ -370,7 +372,8 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
               log_text: str, log_path: str) -> RunResult:
     log = logparse.parse(log_text)
     tail = _tail(log_text) or _tail(done.stderr.decode("utf-8", "replace"))
-    common = dict(**_base(plan), log_path=log_path, log_tail=tail, duration_s=done.duration_s)
+    common = dict(**_base(plan, log), log_path=log_path, log_tail=tail,
+                  duration_s=done.duration_s)
     where = _phase_words(log.last_phase)
     loaded = log.last_phase not in (None, "start", "import", "load") if log.last_phase else False
     if done.timed_out:
@@ -400,7 +403,7 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
                          fix=f"{plan.env.interpreter} -m pip install llama-cpp-python, or "
                          "venvsel bench --need llama")
     if status == "fallback-preload":
-        base = _base(plan)
+        base = _base(plan, log)
         return preload_fallback(
             plan, "llama_supports_gpu_offload() is False",
             decided="before loading any model: the worker imported llama_cpp and asked "
@@ -455,6 +458,9 @@ def check_params(p: BenchParams) -> None:
         raise errors.UsageError("nothing to measure: --n-prompt and --n-gen are both 0.")
     if p.n_ctx < max(p.n_prompt, p.n_gen) + 1:
         raise errors.UsageError(f"--ctx {p.n_ctx} cannot hold {max(p.n_prompt, p.n_gen)} tokens.")
+    if p.doc is not None and p.e2e_gen + 16 > p.n_ctx:
+        raise errors.UsageError(
+            f"--e2e-gen {p.e2e_gen} leaves no room for a prompt in --ctx {p.n_ctx}.")
     if p.doc is not None and not Path(p.doc).is_file():
         raise errors.UsageError(f"document {p.doc} does not exist.")
 
