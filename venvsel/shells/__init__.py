@@ -63,7 +63,7 @@ def render(plan: ActivationPlan, shell: str) -> str:
 
 def normalize(name: str) -> str | None:
     """The --shell name for a process or executable name ("dash" -> "sh"), None if unknown."""
-    base = os.path.basename(name.strip()).lower()
+    base = name.strip().replace("\\", "/").rsplit("/", 1)[-1].lower()  # %ComSpec% too
     if base.endswith(".exe"):
         base = base[:-4]
     base = base.lstrip("-")  # login shells show up as "-bash"

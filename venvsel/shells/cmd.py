@@ -62,6 +62,11 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
             out.append(_line(op.name, op.value, what))
         elif isinstance(op, p.UnsetVar):
             out.append(_line(op.name, ""))
+        elif isinstance(op, p.SaveVar):
+            if not op.keep:
+                out.append(_line(p.OLD_PREFIX + op.name, op.literal or "", op.name))
+        elif isinstance(op, p.RestoreVar):
+            out.append(_line(op.name, op.literal or ""))
         elif isinstance(op, p.SavePath):
             # cmd cannot compute: the PATH venvsel saw is saved as it is.
             if not op.keep:

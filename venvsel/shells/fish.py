@@ -89,6 +89,20 @@ def _save_path(op: p.SavePath) -> list[str]:
     return lines
 
 
+def _save_var(op: p.SaveVar) -> list[str]:
+    if op.keep:
+        return []
+    name, old = _name(op.name), _name(p.OLD_PREFIX + op.name)
+    return [f"if set -q {name}", f"    set -gx {old} ${name}", "else",
+            f"    set -e -g {old}", "end"]
+
+
+def _restore_var(op: p.RestoreVar) -> list[str]:
+    name, old = _name(op.name), _name(p.OLD_PREFIX + op.name)
+    return [f"if set -q {old}", f"    set -gx {name} ${old}", "else",
+            f"    set -e -g {name}", "end"]
+
+
 def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -99,6 +113,10 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
                 out[-1] += " " + _name(op.name)  # one `set -e -g A B C` per run of names
             else:
                 out.append(f"set -e -g {_name(op.name)}")
+        elif isinstance(op, p.SaveVar):
+            out += _save_var(op)
+        elif isinstance(op, p.RestoreVar):
+            out += _restore_var(op)
         elif isinstance(op, p.SavePath):
             out += _save_path(op)
         elif isinstance(op, p.PrependPath):

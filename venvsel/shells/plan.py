@@ -12,15 +12,17 @@ Semantics, shared by every shell:
   state is restored), or one a venv/virtualenv activate script or conda activated (its bin
   dirs leave PATH, its variables are unset, and its own ``deactivate`` runs when the shell
   has one, so its prompt comes back).
-* The state before activation is saved in exported ``_VENVSEL_OLD_<NAME>`` variables (only
-  for names that were set) plus ``_VENVSEL_ENV``; ``deactivate`` (the shell function the plan
-  defines, or ``venvsel deactivate`` from any child shell) restores exactly that state and
-  removes every ``_VENVSEL_`` variable. Activating B while A is active keeps A's saved state,
-  so deactivating B returns to the state before A.
-* PATH is saved from the *shell's* own ``$PATH``, in the shell: a launcher between the shell
-  and venvsel (pyenv's shims, mise, asdf) hands venvsel a PATH with its own dirs in front,
-  and saving that would leave them behind after ``deactivate``. Each PATH operation also
-  carries the value computed here, for cmd.exe (which cannot compute) and ``venvsel run``.
+* ``deactivate`` (the shell function the plan defines, or ``venvsel deactivate`` from any
+  child shell) returns to the state before activation: PATH and PYTHONHOME as they were
+  (saved in the exported ``_VENVSEL_OLD_PATH`` / ``_VENVSEL_OLD_PYTHONHOME``, the latter only
+  when it was set), the env variables unset, the prompt back, every ``_VENVSEL_`` variable
+  gone. Activating B while A is active keeps A's saved state, so deactivating B returns to
+  the state before A.
+* The saved values are taken from the *shell's* own variables, in the shell: a launcher
+  between the shell and venvsel (pyenv's shims, mise, asdf) hands venvsel a PATH with its own
+  dirs in front, and saving that would leave them behind after ``deactivate``; and another
+  tool's ``deactivate`` may have just put PYTHONHOME back. Each save and restore operation
+  also carries the value computed here, for cmd.exe (which cannot compute) and ``venvsel run``.
 * Values no shell can hold safely are refused here with :class:`~venvsel.errors.UsageError`
   before anything is rendered: NUL anywhere, the PATH separator inside the env path
   (conda #11460). Renderers refuse what only their shell cannot hold (cmd.exe's metacharacters).
@@ -49,16 +51,17 @@ OLD_ENV_PROMPT = "_VENVSEL_OLD_PROMPT"  # cmd.exe keeps its prompt in the PROMPT
 
 OLD_PATH = OLD_PREFIX + "PATH"
 
-# Every environment variable activation may change besides PATH, in the order they are rendered.
-MANAGED = (
-    "PYTHONHOME",
+SAVED = ("PYTHONHOME",)  # restored by deactivate when it was set (PATH is saved on its own)
+# Unset by deactivate: set by this activation, or by the env it deactivated.
+CLEARED = (
     "VIRTUAL_ENV",
     "VIRTUAL_ENV_PROMPT",
     "CONDA_PREFIX",
     "CONDA_DEFAULT_ENV",
     "CONDA_PROMPT_MODIFIER",
 )
-STATE_VARS = (STATE_ENV, OLD_PATH, *(OLD_PREFIX + name for name in MANAGED))
+MANAGED = ("PATH", *SAVED, *CLEARED)  # every variable activation changes
+STATE_VARS = (STATE_ENV, OLD_PATH, *(OLD_PREFIX + name for name in SAVED))
 
 
 # --------------------------------------------------------------------------- operations
@@ -77,6 +80,26 @@ class UnsetVar:
     """Remove an environment variable (no error when it is not set)."""
 
     name: str
+
+
+@dataclass(frozen=True)
+class SaveVar:
+    """Save variable ``name`` in ``_VENVSEL_OLD_<name>`` (removed when ``name`` is unset),
+    from the shell's own value, unless ``keep``: venvsel's saved state is active and stays.
+    ``literal`` is the value to save as computed from the environment venvsel saw."""
+
+    name: str
+    keep: bool
+    literal: str | None
+
+
+@dataclass(frozen=True)
+class RestoreVar:
+    """``name = _VENVSEL_OLD_<name>``, or unset ``name`` when nothing was saved.
+    ``literal`` as computed from the environment venvsel saw (None: unset)."""
+
+    name: str
+    literal: str | None
 
 
 @dataclass(frozen=True)
@@ -166,8 +189,8 @@ class Rehash:
 
 
 Op = Union[
-    SetVar, UnsetVar, SavePath, PrependPath, RestorePath, SetPrompt, RestorePrompt,
-    DeactivateForeign, DefineDeactivate, RemoveDeactivate, Rehash,
+    SetVar, UnsetVar, SaveVar, RestoreVar, SavePath, PrependPath, RestorePath, SetPrompt,
+    RestorePrompt, DeactivateForeign, DefineDeactivate, RemoveDeactivate, Rehash,
 ]
 
 
@@ -199,7 +222,7 @@ def values(op: Op) -> tuple[str, ...]:
         return (op.value,)
     if isinstance(op, PrependPath):
         return (op.value, *op.entries)
-    if isinstance(op, (SavePath, RestorePath)):
+    if isinstance(op, (SaveVar, RestoreVar, SavePath, RestorePath)):
         return () if op.literal is None else (op.literal,)
     if isinstance(op, SetPrompt):
         return (op.prefix,) if op.env_prompt is None else (op.prefix, op.env_prompt)
@@ -278,25 +301,25 @@ def foreign_entries(environ: Mapping[str, str], os_name: str | None = None) -> t
 
 
 def base_state(environ: Mapping[str, str], os_name: str | None = None) -> dict[str, str | None]:
-    """PATH and the managed variables as they are with no env active.
+    """PATH and the other managed variables as they are with no env active.
 
     With venvsel's state present: the saved values. Otherwise the current values, minus the
-    env a venv/virtualenv/conda activation left active (its bin dirs out of PATH, its
-    variables unset).
+    env a venv/virtualenv/conda activation left active (its bin dirs out of PATH). The
+    variables in :data:`CLEARED` are None either way.
     """
+    base: dict[str, str | None] = dict.fromkeys(MANAGED)
     if _get(environ, STATE_ENV) is not None:
-        base = {name: _get(environ, OLD_PREFIX + name) for name in MANAGED}
         base["PATH"] = _get(environ, OLD_PATH)
+        for name in SAVED:
+            base[name] = _get(environ, OLD_PREFIX + name)
         return base
-    base = {name: _get(environ, name) for name in MANAGED}
     path = _get(environ, "PATH")
     if path is not None:
         windows = (os_name or os.name) == "nt"
         path = remove_entries(path, foreign_entries(environ, os_name), path_sep(os_name), windows)
     base["PATH"] = path
-    for name in ("VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT", "CONDA_PREFIX", "CONDA_DEFAULT_ENV",
-                 "CONDA_PROMPT_MODIFIER"):
-        base[name] = None
+    for name in SAVED:
+        base[name] = _get(environ, name)
     return base
 
 
@@ -334,19 +357,33 @@ def read_prompt(env: Env) -> str:
                         value = parsed if isinstance(parsed, str) else value
                     if value:
                         return value
-    except OSError:
+    except (OSError, ValueError):  # unreadable, or a path the OS cannot name
         pass
-    return env.name
+    return dir_name(env)
+
+
+def dir_name(env: Env) -> str:
+    """The env directory's own name. A backslash is an ordinary character in a POSIX name
+    (Env.name strips it as if it were a separator)."""
+    if env.layout == "windows":
+        return ntpath.basename(env.path.rstrip("\\/")) or env.path
+    return posixpath.basename(env.path.rstrip("/")) or env.path
+
+
+def _save_ops(environ: Mapping[str, str], base: Mapping[str, str | None], sep: str,
+              os_name: str | None) -> list[Op]:
+    keep = _get(environ, STATE_ENV) is not None
+    ops: list[Op] = [SavePath(foreign_entries(environ, os_name), keep, base["PATH"], sep)]
+    ops.extend(SaveVar(name, keep, base[name]) for name in SAVED)
+    return ops
 
 
 def _deactivation_ops(
     base: Mapping[str, str | None], env_prompt: str | None, sep: str
 ) -> tuple[Op, ...]:
-    ops: list[Op] = [RestorePrompt(env_prompt), RestorePath(base.get("PATH"), sep)]
-    for name in MANAGED:
-        value = base.get(name)
-        ops.append(UnsetVar(name) if value is None else SetVar(name, value))
-    ops.extend(UnsetVar(name) for name in STATE_VARS)
+    ops: list[Op] = [RestorePrompt(env_prompt), RestorePath(base["PATH"], sep)]
+    ops.extend(RestoreVar(name, base[name]) for name in SAVED)
+    ops.extend(UnsetVar(name) for name in (*CLEARED, *STATE_VARS))
     ops.extend((RemoveDeactivate(), Rehash()))
     return tuple(ops)
 
@@ -373,8 +410,8 @@ def build_plan(
     sep = path_sep(os_name)
     windows = env.layout == "windows"
     conda = env.kind == "conda"
-    name = prompt if prompt is not None else read_prompt(env)
     _check_value(env.path, f"the environment path {env.path!r}")
+    name = prompt if prompt is not None else read_prompt(env)
     _check_value(name, f"the prompt {name!r}")
     entries = env_path_entries(env.path, conda=conda, windows=windows)
     for entry in entries:
@@ -393,23 +430,16 @@ def build_plan(
         ops.append(DeactivateForeign())
 
     # The saved state: what deactivate will restore.
-    keep = _get(environ, STATE_ENV) is not None
-    ops.append(SavePath(foreign_entries(environ, os_name), keep, base["PATH"], sep))
+    ops += _save_ops(environ, base, sep, os_name)
     ops.append(SetVar(STATE_ENV, env.path))
-    for var in MANAGED:
-        old = base[var]
-        ops.append(UnsetVar(OLD_PREFIX + var) if old is None else SetVar(OLD_PREFIX + var, old))
 
     # The env itself.
     ops.append(UnsetVar("PYTHONHOME"))
     if conda:
-        ops += [UnsetVar("VIRTUAL_ENV"), UnsetVar("VIRTUAL_ENV_PROMPT"),
-                SetVar("CONDA_PREFIX", env.path), SetVar("CONDA_DEFAULT_ENV", name),
-                UnsetVar("CONDA_PROMPT_MODIFIER")]
+        values = {"CONDA_PREFIX": env.path, "CONDA_DEFAULT_ENV": name}
     else:
-        ops += [SetVar("VIRTUAL_ENV", env.path), SetVar("VIRTUAL_ENV_PROMPT", name),
-                UnsetVar("CONDA_PREFIX"), UnsetVar("CONDA_DEFAULT_ENV"),
-                UnsetVar("CONDA_PROMPT_MODIFIER")]
+        values = {"VIRTUAL_ENV": env.path, "VIRTUAL_ENV_PROMPT": name}
+    ops.extend(SetVar(var, values[var]) if var in values else UnsetVar(var) for var in CLEARED)
     ops.append(PrependPath(entries, base["PATH"], sep))
 
     env_prompt = _env_prompt_base(environ)
@@ -434,9 +464,8 @@ def build_deactivate_plan(
     venv_active = _get(environ, "VIRTUAL_ENV")
     if venv_active and venv_active != _get(environ, STATE_ENV):
         ops.append(DeactivateForeign())
-    keep = _get(environ, STATE_ENV) is not None
-    if not keep:  # another tool's env: PATH minus its dirs, computed by the shell
-        ops.append(SavePath(foreign_entries(environ, os_name), False, base["PATH"], sep))
+    if _get(environ, STATE_ENV) is None:  # another tool's env: save what remains of PATH
+        ops += _save_ops(environ, base, sep, os_name)
     ops.extend(_deactivation_ops(base, _env_prompt_base(environ), sep))
     return ActivationPlan(ops=tuple(ops), path_sep=sep)
 
@@ -452,6 +481,11 @@ def apply_to_environ(plan: ActivationPlan, environ: Mapping[str, str]) -> dict[s
             out[op.name] = op.value
         elif isinstance(op, UnsetVar):
             out.pop(op.name, None)
+        elif isinstance(op, SaveVar):
+            if not op.keep:
+                _put(out, OLD_PREFIX + op.name, op.literal)
+        elif isinstance(op, RestoreVar):
+            _put(out, op.name, op.literal)
         elif isinstance(op, SavePath):
             if not op.keep:
                 _put(out, OLD_PATH, op.literal)
@@ -472,9 +506,11 @@ def _put(out: dict[str, str], name: str, value: str | None) -> None:
 
 
 __all__ = [
+    "CLEARED",
     "MANAGED",
     "OLD_PATH",
     "OLD_PREFIX",
+    "SAVED",
     "STATE_ENV",
     "STATE_VARS",
     "ActivationPlan",
@@ -486,7 +522,9 @@ __all__ = [
     "RemoveDeactivate",
     "RestorePath",
     "RestorePrompt",
+    "RestoreVar",
     "SavePath",
+    "SaveVar",
     "SetPrompt",
     "SetVar",
     "UnsetVar",
@@ -494,6 +532,7 @@ __all__ = [
     "base_state",
     "build_deactivate_plan",
     "build_plan",
+    "dir_name",
     "foreign_entries",
     "path_sep",
     "read_prompt",

@@ -118,6 +118,18 @@ def _save_path(op: p.SavePath) -> list[str]:
     return lines
 
 
+def _save_var(op: p.SaveVar) -> list[str]:
+    if op.keep:
+        return []
+    name, old = _name(op.name), _name(p.OLD_PREFIX + op.name)
+    return [f'if [ -n "${{{name}+x}}" ]; then export {old}="${name}"; else unset {old}; fi']
+
+
+def _restore_var(op: p.RestoreVar) -> list[str]:
+    name, old = _name(op.name), _name(p.OLD_PREFIX + op.name)
+    return [f'if [ -n "${{{old}+x}}" ]; then export {name}="${old}"; else unset {name}; fi']
+
+
 def _render_ops(ops: tuple[p.Op, ...], dialect: str) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -128,6 +140,10 @@ def _render_ops(ops: tuple[p.Op, ...], dialect: str) -> list[str]:
                 out[-1] += " " + _name(op.name)  # one `unset A B C` line per run of names
             else:
                 out.append(f"unset {_name(op.name)}")
+        elif isinstance(op, p.SaveVar):
+            out += _save_var(op)
+        elif isinstance(op, p.RestoreVar):
+            out += _restore_var(op)
         elif isinstance(op, p.SavePath):
             out += _save_path(op)
         elif isinstance(op, p.PrependPath):

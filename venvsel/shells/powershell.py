@@ -61,7 +61,8 @@ def _set_prompt(op: p.SetPrompt) -> list[str]:
         "if ($null -eq (Get-Variable -Name '_VENVSEL_PROMPT_SAVED' -Scope Global "
         "-ErrorAction SilentlyContinue)) {",
         "    $global:_VENVSEL_PROMPT_SAVED = $true",
-        "    $global:_VENVSEL_OLD_PROMPT_FN = $function:global:prompt",
+        "    $global:_VENVSEL_OLD_PROMPT_FN = (Get-Item -Path 'function:prompt' "
+        "-ErrorAction SilentlyContinue).ScriptBlock",
         "}",
         "if (-not ${env:VIRTUAL_ENV_DISABLE_PROMPT}) {",
         f"    $global:_VENVSEL_PROMPT = {quote(op.prefix)}",
@@ -79,7 +80,7 @@ _RESTORE_PROMPT = [
     "if ($null -ne (Get-Variable -Name '_VENVSEL_PROMPT_SAVED' -Scope Global "
     "-ErrorAction SilentlyContinue)) {",
     "    if ($global:_VENVSEL_OLD_PROMPT_FN) {",
-    "        $function:global:prompt = $global:_VENVSEL_OLD_PROMPT_FN",
+    "        Set-Item -Path 'function:global:prompt' -Value $global:_VENVSEL_OLD_PROMPT_FN",
     "    } else {",
     "        Remove-Item -Path 'function:global:prompt' -ErrorAction SilentlyContinue",
     "    }",
@@ -122,6 +123,24 @@ def _save_path(op: p.SavePath) -> list[str]:
     ]
 
 
+def _copy_var(source: str, dest: str) -> list[str]:
+    """``dest = source``, or remove ``dest`` when ``source`` is not set."""
+    source, dest = _name(source), _name(dest)
+    return [
+        f"if (Test-Path -LiteralPath {quote('env:/' + source)}) "
+        f"{{ ${{env:{dest}}} = ${{env:{source}}} }}"
+        f" else {{ {_UNSET_HEAD}{quote('env:/' + dest)}{_UNSET_TAIL} }}"
+    ]
+
+
+def _save_var(op: p.SaveVar) -> list[str]:
+    return [] if op.keep else _copy_var(op.name, p.OLD_PREFIX + op.name)
+
+
+def _restore_var(op: p.RestoreVar) -> list[str]:
+    return _copy_var(p.OLD_PREFIX + op.name, op.name)
+
+
 def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -129,6 +148,10 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
             out.append(f"${{env:{_name(op.name)}}} = {quote(op.value)}")
         elif isinstance(op, p.UnsetVar):
             _unset(out, op.name)
+        elif isinstance(op, p.SaveVar):
+            out += _save_var(op)
+        elif isinstance(op, p.RestoreVar):
+            out += _restore_var(op)
         elif isinstance(op, p.SavePath):
             out += _save_path(op)
         elif isinstance(op, p.PrependPath):
