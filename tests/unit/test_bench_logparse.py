@@ -157,3 +157,6 @@ def test_crash_phase_marker() -> None:
     log = logparse.parse("[venvsel-worker] phase=import\n[venvsel-worker] phase=load\n"
                          "llama_model_loader: loaded meta data\n")
     assert log.last_phase == "load"
+    assert logparse.parse_phase("[venvsel-worker] phase=import\n[venvsel-worker] phase=rep 2\nx") \
+        == "rep 2"
+    assert logparse.parse_phase("nothing yet") is None

@@ -63,6 +63,14 @@ class LoadLog:
         return sum(size for name, size in self.buffers if not is_cpu_device(name))
 
 
+def parse_phase(text: str) -> str | None:
+    """The worker's last phase marker in a (possibly still growing) log."""
+    i = text.rfind(_WORKER + " phase=")
+    if i < 0:
+        return None
+    return text[i + len(_WORKER) + len(" phase="):].split("\n", 1)[0].strip() or None
+
+
 def parse(text: str) -> LoadLog:
     layers: dict[int, str] = {}
     n_layer = offloaded = cuda_error = cuda_devices = last_phase = file_type = None

@@ -17,6 +17,7 @@ import json
 import os
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -328,8 +329,42 @@ def preload_fallback(plan: RunPlan, why: str, *, decided: str, **extra: Any) -> 
                      model_loaded=False, **extra)
 
 
-def run_one(plan: RunPlan, params: BenchParams, index: int = 0) -> RunResult:
-    """Run the worker for one plan and turn what it left behind into a :class:`RunResult`."""
+class _PhaseWatcher:
+    """Reports the worker's phase markers from its log while it runs (for the progress bar)."""
+
+    def __init__(self, log_path: Path, on_phase: Callable[[str], None]) -> None:
+        self.log_path, self.on_phase = log_path, on_phase
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        last = None
+        while not self.stop.wait(0.3):
+            try:
+                text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            phase = logparse.parse_phase(text)
+            if phase and phase != last:
+                last = phase
+                self.on_phase(_phase_words(phase))
+
+    def __enter__(self) -> _PhaseWatcher:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=2)
+
+
+def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
+            on_phase: Callable[[str], None] | None = None) -> RunResult:
+    """Run the worker for one plan and turn what it left behind into a :class:`RunResult`.
+
+    ``on_phase`` hears the worker's phase in words ("loading the model", "repetition 2")
+    while it runs.
+    """
     if plan.preload_fallback:
         return preload_fallback(
             plan, plan.preload_fallback,
@@ -355,8 +390,12 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0) -> RunResult:
         # assertion under a page of frames. The user's own setting wins.
         env = proc.clean_env()
         env.setdefault("GGML_NO_BACKTRACE", "1")
-        done = proc.run([plan.env.interpreter, "-I", str(WORKER), job_path],
-                        timeout=params.timeout, env=env, cwd=tmp)
+        argv = [plan.env.interpreter, "-I", str(WORKER), job_path]
+        if on_phase is None:
+            done = proc.run(argv, timeout=params.timeout, env=env, cwd=tmp)
+        else:
+            with _PhaseWatcher(log_path, on_phase):
+                done = proc.run(argv, timeout=params.timeout, env=env, cwd=tmp)
         try:
             data: dict[str, Any] | None = json.loads(Path(result_path).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -489,7 +528,11 @@ def bench(req: BenchRequest, *, progress: bool = True,
             label = (f"{_env_label(plan.env)} {plan.model.label} {plan.model.quant or ''} "
                      f"{plan.device}")
             bar.advance(label, step=0)
-            r = run_one(plan, params, i)
+
+            def phase(words: str, label: str = label) -> None:
+                bar.advance(f"{label}: {words}", step=0)
+
+            r = run_one(plan, params, i, on_phase=phase if bar.enabled else None)
             results.append(r)
             if on_result is not None:
                 on_result(r)

@@ -300,6 +300,10 @@ def ensure_model(
             n = len(_tensor_plan(shape))
             with render.Progress(f"writing {path.name}", total=n, enabled=progress) as bar:
                 write_model(Path(tmp), shape, quant, progress=lambda name: bar.advance(name))
+            # mkstemp makes the file private (0600); a model is ordinary data: umask decides.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
