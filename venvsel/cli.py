@@ -6,7 +6,7 @@ what it needs (no rich, no packaging, no interpreter spawns).
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -22,7 +22,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 def json_option(f: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print the versioned JSON envelope.")(f)
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Print the versioned JSON envelope."
+    )(f)
 
 
 def need_options(f: F) -> F:
@@ -41,7 +43,9 @@ def need_options(f: F) -> F:
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="venvsel")
-@click.option("--debug", is_flag=True, envvar="VENVSEL_DEBUG", help="Log details and show tracebacks.")
+@click.option(
+    "--debug", is_flag=True, envvar="VENVSEL_DEBUG", help="Log details and show tracebacks."
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Find every Python environment, tell the truth about what each can do on the GPU,
@@ -57,7 +61,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     if debug:
-        logging.basicConfig(level=logging.DEBUG, format="venvsel: %(name)s: %(message)s")
+        from .log import enable
+
+        enable()
 
 
 # ---------------------------------------------------------------- commands are added below
@@ -78,7 +84,9 @@ def probe_options(f: F) -> F:
 @click.argument("roots", nargs=-1, type=click.Path())
 @click.option("--static", "static", is_flag=True, help="Read files only; start no interpreter.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
-@click.option("--no-global", is_flag=True, help="Only ROOTS and the active env (skip pyenv, conda, ...).")
+@click.option(
+    "--no-global", is_flag=True, help="Only ROOTS and the active env (skip pyenv, conda, ...)."
+)
 @probe_options
 @json_option
 def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
@@ -126,11 +134,18 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
     """
     from .select import pick as do_pick
 
-    if not needs and python_spec is None:
-        from .select import project_needs
+    if not needs and python_spec is None and not roots:
+        # The project's recorded choice (`venvsel use`), exactly as activate/run resolve it.
+        from .select import resolve_env
 
-        needs_l, python_spec = project_needs()
-        needs = tuple(needs_l)
+        env = resolve_env(None, (), None)
+        if as_json:
+            from .render import emit_json
+
+            emit_json("pick", {"chosen": {"env": env}, "recorded": True})
+        else:
+            click.echo(env.path)
+        return
     result = do_pick(needs, python_spec, roots=list(roots) or None, timeout=timeout)
     if as_json:
         from .render import emit_json
@@ -670,12 +685,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
     except BrokenPipeError:
         # `venvsel scan | head`: the reader went away; not an error worth a traceback.
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
         return 0
-    except Exception as exc:  # noqa: BLE001 - the one catch-all, at the entry point
+    except Exception as exc:
         if debug:
             raise
         click.echo(

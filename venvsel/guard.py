@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .model import EnvRecord, Need, ProbeResult
-from .select import LIVE_NEEDS, NO, YES, check, parse_needs, rank_key
+from .select import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs, rank_key
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,12 @@ def _record(prefix: str) -> tuple[Any, EnvRecord]:
 
 
 def require(*needs: str, python: str | None = None) -> None:
-    """Return quietly when this interpreter satisfies ``needs``; else print why and exit 1."""
+    """Return quietly when this interpreter satisfies ``needs``; else print why and exit 1.
+
+    With no needs, the project's recorded needs (``venvsel use``) apply."""
+    if not needs and python is None:
+        recorded, python = project_needs()
+        needs = tuple(recorded)
     parsed = parse_needs(needs, python)
     _, record = _record(sys.prefix)
     record = replace(record, probe=_probe_in_process(parsed), probe_cached=False)
@@ -151,6 +156,9 @@ def _shell_prefix() -> str:
 
 def check_shell_env(needs: Sequence[str], python_spec: str | None) -> GuardResult:
     """For ``venvsel require`` in a shell: probe (or use the cached probe of) the active env."""
+    if not needs and python_spec is None:
+        recorded, python_spec = project_needs()
+        needs = tuple(recorded)
     scanner, record = _record(_shell_prefix())
     if record.probe is None and any(n.kind in LIVE_NEEDS for n in parse_needs(needs, python_spec)):
         (record,) = scanner.probe([record])

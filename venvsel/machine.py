@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import sys
@@ -43,9 +42,8 @@ from typing import Any
 
 from .cuda import cuda_from_int, driver_os, family_min_driver, max_cuda_for_driver, parse_version
 from .errors import UsageError
+from .log import debug
 from .model import Gpu, Machine, to_json
-
-log = logging.getLogger(__name__)
 
 OVERRIDE_VAR = "VENVSEL_CUDA_DRIVER"
 CVD_VAR = "CUDA_VISIBLE_DEVICES"
@@ -594,7 +592,7 @@ def _store(key: str, hw: Machine) -> None:
             path, json.dumps({"schema": CACHE_SCHEMA, "key": key, "machine": to_json(hw)}, indent=1)
         )
     except OSError as exc:  # a read-only cache costs speed, not correctness
-        log.debug("could not write %s: %s", path, exc)
+        debug(__name__, "could not write %s: %s", path, exc)
 
 
 def read_machine(*, use_cache: bool = True) -> Machine:

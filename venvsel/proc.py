@@ -7,7 +7,6 @@ streams the caller owns), so timeouts, group kills and environment cleaning live
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-log = logging.getLogger(__name__)
+from .log import debug
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024  # bytes kept per stream; the rest is drained and dropped
@@ -199,7 +198,14 @@ def run(
             stream.close()
     duration = time.monotonic() - start
     rc = None if timed_out else proc.returncode
-    log.debug("ran %s -> rc=%s in %.3fs%s", argv, rc, duration, " (timeout)" if timed_out else "")
+    debug(
+        __name__,
+        "ran %s -> rc=%s in %.3fs%s",
+        argv,
+        rc,
+        duration,
+        " (timeout)" if timed_out else "",
+    )
     return Completed(
         argv, rc, bytes(out), bytes(err), duration, timed_out, flags[0], bytes(err_end)
     )
@@ -216,5 +222,5 @@ def spawn(
     The child stays in our process group so the terminal's Ctrl-C reaches it directly;
     the caller forwards SIGTERM and waits.
     """
-    log.debug("spawn %s", list(argv))
+    debug(__name__, "spawn %s", list(argv))
     return subprocess.Popen(list(argv), env=dict(env) if env is not None else None, cwd=cwd)

@@ -329,23 +329,24 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
         from .discover import env_from_path
 
         return env_from_path(env_arg)
+    roots = None
     if not needs and python_spec is None:
-        needs, python_spec = project_needs()
-        from .project import recorded_choice
+        from .project import find_project, recorded_choice
 
+        needs, python_spec = project_needs()
         recorded = recorded_choice(needs, python_spec)
         if recorded is not None:
             return recorded
-    result = pick(needs, python_spec)
+        project = find_project()
+        roots = [project.root] if project is not None else None  # re-pick from a subdir too
+    result = pick(needs, python_spec, roots=roots)
     if result.chosen is None:
         raise UnmetError(result.explain())
     return result.chosen.env
 
 
 def project_needs() -> tuple[list[str], str | None]:
-    """Needs recorded for the current project (``venvsel use``), if that feature is present."""
-    try:
-        from .project import recorded_needs
-    except ImportError:
-        return [], None
+    """Needs recorded for the current project (``venvsel use``); ``([], None)`` when none."""
+    from .project import recorded_needs
+
     return recorded_needs()
