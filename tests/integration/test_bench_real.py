@@ -29,10 +29,9 @@ def _bench_logs(isolated: Path) -> list[Path]:
 
 
 def test_tiny_q4_q8_on_the_cpu_build(seed_project: Path, tmp_path: Path) -> None:
-    out_json, out_md, out_png = tmp_path / "b.json", tmp_path / "b.md", tmp_path / "b.png"
+    out_json, out_md = tmp_path / "b.json", tmp_path / "b.md"
     r = run_venvsel("bench", "--env", ".venv", "--synthetic", "tiny", "--quant", "q4_0,q8_0",
-                    *FAST, "--json", str(out_json), "--markdown", str(out_md),
-                    "--plot", str(out_png), cwd=seed_project)
+                    *FAST, "--json", str(out_json), "--markdown", str(out_md), cwd=seed_project)
     assert r.returncode == 0, r.stdout + r.stderr
 
     env = json.loads(out_json.read_text())
@@ -79,7 +78,20 @@ def test_tiny_q4_q8_on_the_cpu_build(seed_project: Path, tmp_path: Path) -> None
     assert len(body) == 2 and {"Q4_0" in body[0], "Q8_0" in body[1]} == {True}
     assert all(ln.count("|") == rows[0].count("|") for ln in rows[:4])
 
-    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+def test_plot_png_or_a_clear_message(seed_project: Path, tmp_path: Path, isolated: Path) -> None:
+    import importlib.util
+
+    png = tmp_path / "b.png"
+    r = run_venvsel("bench", "--env", ".venv", "--quant", "q4_0", *FAST, "--plot", str(png),
+                    cwd=seed_project)
+    if importlib.util.find_spec("matplotlib") is not None:  # the 'plot' extra (CI installs it)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert r.returncode == 2
+        assert "needs matplotlib" in r.stderr and "venvsel[plot]" in r.stderr
+        assert _bench_logs(isolated) == []  # refused before any run
 
 
 def test_gpu_in_a_cpu_only_build_is_fallback_decided_before_loading(
