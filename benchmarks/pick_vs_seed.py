@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks._tool import installed_venvsel  # noqa: E402
 from tests import envs  # noqa: E402 - the test env builder is the one place that builds envs
 
 SEED_SNIPPET = "import torch; torch.cuda.is_available()"
@@ -79,12 +80,13 @@ def main() -> None:
         farm = torch_env_farm(work / "farm", args.envs)
         home = work / "home"
         home.mkdir()
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        # As a user runs it: byte-code is read (pip compiled it), not recompiled each start.
+        drop = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+        env = {k: v for k, v in os.environ.items() if k not in drop}
         env.update(HOME=str(home), PYENV_ROOT=str(home / ".pyenv"),
                    VENVSEL_CACHE_DIR=str(work / "cache"), VENVSEL_CONFIG_DIR=str(work / "cfg"),
                    XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"))
-        venvsel = [sys.executable, "-m", "venvsel"]
-        env["PYTHONPATH"] = str(REPO)
+        venvsel = [str(installed_venvsel())]
         roots = [str(work / "farm")]
         # --root points pick at the farm's parent: project-local envs are ROOT/<child>/.venv.
         pick = [*venvsel, "pick", "--need", "torch", "--root", roots[0]]
@@ -92,7 +94,7 @@ def main() -> None:
         # Cold: the first pick inspects 20 envs and confirms one live; then warm it fully.
         subprocess.run([*venvsel, "scan", *roots], env=env, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(pick, env=env, check=True, stdout=subprocess.DEVNULL)
-        seed_env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        seed_env = dict(env)
 
         pick_times, seed_times = [], []
         for _ in range(args.reps):  # interleaved, so both sides see the same machine noise

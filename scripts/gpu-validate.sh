@@ -151,5 +151,5 @@ phases=("$@")
 machine_facts
 tool
 for p in "${phases[@]}"; do "$p"; done
-cp "$W"/log/*.log "$OUT"/ 2>/dev/null || true
+cp -r "$W/log" "$OUT/logs" 2>/dev/null || true
 log "all phases done: ${phases[*]}"
