@@ -457,3 +457,29 @@ def test_json_output(two_envs: tuple[Path, Path], cli_shell: tuple[Path, dict[st
     proc = subprocess.run([sys.executable, "-m", "venvsel", "deactivate", "--shell", "bash"],
                           env=environ, capture_output=True, text=True, check=True)
     assert proc.stdout == "" and "no environment is active" in proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shell", SHELLS)
+def test_activate_by_need_in_each_shell(
+    shell: str, seed_project: Path, cli_shell: tuple[Path, dict[str, str]]
+) -> None:
+    """The env chosen by --need (the seed's project: only .venv has torch and llama_cpp)."""
+    tmp, environ = cli_shell
+    environ = {**environ, "VENVSEL_CACHE_DIR": os.environ["VENVSEL_CACHE_DIR"]}
+    pick = ("venvsel activate --need torch --need llama --shell fish | source" if shell == "fish"
+            else f"eval \"$(venvsel activate --need torch --need llama --shell {shell})\"")
+    script = tmp / f"need.{shell}"
+    script.write_text("\n".join([
+        "env -0 > " + q(str(tmp / "before")),
+        pick,
+        "python -c 'import sys, torch, llama_cpp; print(sys.prefix)'",
+        "deactivate",
+        "env -0 > " + q(str(tmp / "after")),
+    ]) + "\n")
+    proc = subprocess.run([*COMMAND[shell], str(script)], env=environ, cwd=seed_project,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(seed_project / ".venv")
+    before, after = dumps(tmp, "before", "after")
+    assert after == before
