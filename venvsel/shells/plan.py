@@ -39,7 +39,6 @@ import ntpath
 import os
 import posixpath
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Union
 
 from ..errors import UsageError
@@ -67,43 +66,89 @@ STATE_VARS = (STATE_ENV, OLD_PATH, *(OLD_PREFIX + name for name in SAVED))
 # --------------------------------------------------------------------------- operations
 
 
-@dataclass(frozen=True)
-class SetVar:
+class _Op:
+    """An immutable value: equality, hash and repr come from ``__slots__``.
+
+    Plain classes rather than dataclasses: this module is on the warm ``venvsel activate``
+    path, and fifteen frozen dataclasses cost ~7 ms of generated code at import.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def _init(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Op) and type(other) is type(self) and (
+            self._values() == other._values()
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({args})"
+
+
+class SetVar(_Op):
     """Set and export an environment variable."""
 
+    __slots__ = ("name", "value")
     name: str
     value: str
 
+    def __init__(self, name: str, value: str) -> None:
+        self._init(name=name, value=value)
 
-@dataclass(frozen=True)
-class UnsetVar:
+
+class UnsetVar(_Op):
     """Remove an environment variable (no error when it is not set)."""
 
+    __slots__ = ("name",)
     name: str
 
+    def __init__(self, name: str) -> None:
+        self._init(name=name)
 
-@dataclass(frozen=True)
-class SaveVar:
+
+class SaveVar(_Op):
     """Save variable ``name`` in ``_VENVSEL_OLD_<name>`` (removed when ``name`` is unset),
     from the shell's own value, unless ``keep``: venvsel's saved state is active and stays.
     ``literal`` is the value to save as computed from the environment venvsel saw."""
 
+    __slots__ = ("keep", "literal", "name")
     name: str
     keep: bool
     literal: str | None
 
+    def __init__(self, name: str, keep: bool, literal: str | None) -> None:
+        self._init(name=name, keep=keep, literal=literal)
 
-@dataclass(frozen=True)
-class RestoreVar:
+
+class RestoreVar(_Op):
     """``name = _VENVSEL_OLD_<name>``, or unset ``name`` when nothing was saved.
     ``literal`` as computed from the environment venvsel saw (None: unset)."""
 
+    __slots__ = ("literal", "name")
     name: str
     literal: str | None
 
+    def __init__(self, name: str, literal: str | None) -> None:
+        self._init(name=name, literal=literal)
 
-@dataclass(frozen=True)
-class SavePath:
+
+class SavePath(_Op):
     """Save the PATH that ``deactivate`` restores in ``_VENVSEL_OLD_PATH``.
 
     ``keep``: venvsel's saved state is active and stays as it is. Otherwise the shell saves
@@ -112,22 +157,31 @@ class SavePath:
     venvsel saw (None: PATH unset), for shells that cannot compute it.
     """
 
+    __slots__ = ("keep", "literal", "remove", "sep")
     remove: tuple[str, ...]
     keep: bool
     literal: str | None
     sep: str
 
+    def __init__(
+        self, remove: tuple[str, ...], keep: bool, literal: str | None, sep: str
+    ) -> None:
+        self._init(remove=remove, keep=keep, literal=literal, sep=sep)
 
-@dataclass(frozen=True)
-class PrependPath:
+
+class PrependPath(_Op):
     """``PATH = entries`` followed by the saved PATH (``_VENVSEL_OLD_PATH``) when not empty.
 
     ``rest`` is the saved PATH as computed from the environment venvsel saw.
     """
 
+    __slots__ = ("entries", "rest", "sep")
     entries: tuple[str, ...]
     rest: str | None
     sep: str
+
+    def __init__(self, entries: tuple[str, ...], rest: str | None, sep: str) -> None:
+        self._init(entries=entries, rest=rest, sep=sep)
 
     @property
     def value(self) -> str:
@@ -137,55 +191,70 @@ class PrependPath:
         return self.sep.join(parts)
 
 
-@dataclass(frozen=True)
-class RestorePath:
+class RestorePath(_Op):
     """``PATH = _VENVSEL_OLD_PATH``; ``literal`` as computed from the environment venvsel
     saw (None: PATH was unset)."""
 
+    __slots__ = ("literal", "sep")
     literal: str | None
     sep: str
 
+    def __init__(self, literal: str | None, sep: str) -> None:
+        self._init(literal=literal, sep=sep)
 
-@dataclass(frozen=True)
-class SetPrompt:
+
+class SetPrompt(_Op):
     """Save the shell's prompt (once) and show ``prefix`` in front of it.
 
     ``env_prompt`` is the PROMPT *environment variable* before activation; only cmd.exe keeps
     its prompt there (other shells save theirs in shell variables, in the shell).
     """
 
+    __slots__ = ("env_prompt", "prefix")
     prefix: str
-    env_prompt: str | None = None
+    env_prompt: str | None
+
+    def __init__(self, prefix: str, env_prompt: str | None = None) -> None:
+        self._init(prefix=prefix, env_prompt=env_prompt)
 
 
-@dataclass(frozen=True)
-class RestorePrompt:
+class RestorePrompt(_Op):
     """Put back the prompt :class:`SetPrompt` saved, when this shell saved one."""
 
-    env_prompt: str | None = None
+    __slots__ = ("env_prompt",)
+    env_prompt: str | None
+
+    def __init__(self, env_prompt: str | None = None) -> None:
+        self._init(env_prompt=env_prompt)
 
 
-@dataclass(frozen=True)
-class DeactivateForeign:
+class DeactivateForeign(_Op):
     """Run a venv/virtualenv activate script's ``deactivate nondestructive`` if the shell has
     one: it restores the prompt that script changed (the variables are reset anyway)."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
-class DefineDeactivate:
+
+class DefineDeactivate(_Op):
     """Define the shell's ``deactivate``: running it performs ``body``."""
 
+    __slots__ = ("body",)
     body: tuple[Op, ...]
 
+    def __init__(self, body: tuple[Op, ...]) -> None:
+        self._init(body=body)
 
-@dataclass(frozen=True)
-class RemoveDeactivate:
+
+class RemoveDeactivate(_Op):
     """Remove the ``deactivate`` function (the last thing it does)."""
 
+    __slots__ = ()
 
-@dataclass(frozen=True)
-class Rehash:
+
+class Rehash(_Op):
     """Forget cached command locations after PATH changed (``hash -r`` / ``rehash``)."""
+
+    __slots__ = ()
 
 
 Op = Union[
@@ -194,15 +263,20 @@ Op = Union[
 ]
 
 
-@dataclass(frozen=True)
-class ActivationPlan:
+class ActivationPlan(_Op):
     """Operations for one shell-neutral activation (``env`` set) or deactivation (``env``
     None). ``path_sep`` is the PATH separator of the target OS."""
 
+    __slots__ = ("env", "ops", "path_sep", "prompt")
     ops: tuple[Op, ...]
     path_sep: str
-    env: Env | None = None
-    prompt: str | None = None  # the env's display name, None for a deactivation
+    env: Env | None
+    prompt: str | None  # the env's display name, None for a deactivation
+
+    def __init__(
+        self, ops: tuple[Op, ...], path_sep: str, env: Env | None = None, prompt: str | None = None
+    ) -> None:
+        self._init(ops=ops, path_sep=path_sep, env=env, prompt=prompt)
 
     def walk(self) -> Iterator[Op]:
         """Every operation, including those inside ``deactivate``."""
