@@ -483,3 +483,47 @@ def test_activate_by_need_in_each_shell(
     assert proc.stdout.strip() == str(seed_project / ".venv")
     before, after = dumps(tmp, "before", "after")
     assert after == before
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_conda_env_sets_conda_prefix(
+    shell: str, tmp_path: Path, cli_shell: tuple[Path, dict[str, str]]
+) -> None:
+    tmp, environ = cli_shell
+    prefix = make_env_dir(tmp_path / "miniconda" / "envs" / "ml")
+    (prefix / "pyvenv.cfg").unlink()
+    (prefix / "conda-meta").mkdir()
+    (prefix / "conda-meta" / "history").write_text("==> 2026-11-29 12:00:00 <==\n")
+    out = run_script(shell, [
+        "env -0 > before",
+        activate_line(shell, str(prefix)),
+        "printf '%s|%s|%s\\n' \"$CONDA_PREFIX\" \"$CONDA_DEFAULT_ENV\" \"${VIRTUAL_ENV-unset}\""
+        if shell != "fish" else
+        "printf '%s|%s|%s\\n' \"$CONDA_PREFIX\" \"$CONDA_DEFAULT_ENV\" (set -q VIRTUAL_ENV; "
+        "and echo $VIRTUAL_ENV; or echo unset)",
+        "python -c 'import sys; print(sys.executable)'",
+        "deactivate",
+        "env -0 > after",
+    ], environ, tmp)
+    assert out.splitlines() == [f"{prefix}|ml|unset", str(prefix / "bin" / "python")]
+    before, after = dumps(tmp, "before", "after")
+    assert after == before
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_from_the_hook(shell: str, cli_shell: tuple[Path, dict[str, str]]) -> None:
+    """The hook registers click's completion; completing `venvsel act` offers activate."""
+    tmp, environ = cli_shell
+    if shell == "bash":
+        lines = ['eval "$(venvsel shell-hook bash)"', "complete -p venvsel"]
+    elif shell == "zsh":
+        lines = ["autoload -Uz compinit", "compinit -u -D", 'eval "$(venvsel shell-hook zsh)"',
+                 "print -r -- ${_comps[venvsel]}"]
+    else:
+        lines = ["venvsel shell-hook fish | source", "complete -c venvsel"]
+    out = run_script(shell, lines, environ, tmp)
+    assert "_venvsel_completion" in out
+    proc = subprocess.run(["venvsel"], env={**environ, "_VENVSEL_COMPLETE": "bash_complete",
+                                             "COMP_WORDS": "venvsel act", "COMP_CWORD": "1"},
+                          capture_output=True, text=True, check=True)
+    assert "plain,activate" in proc.stdout.splitlines()
