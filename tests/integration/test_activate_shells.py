@@ -527,3 +527,13 @@ def test_completion_from_the_hook(shell: str, cli_shell: tuple[Path, dict[str, s
                                              "COMP_WORDS": "venvsel act", "COMP_CWORD": "1"},
                           capture_output=True, text=True, check=True)
     assert "plain,activate" in proc.stdout.splitlines()
+
+
+def test_detect_through_the_parent_process() -> None:
+    """A real parent shell: venvsel run by `zsh -c` writes zsh, by `fish -c` fish."""
+    code = "from venvsel.shells import detect_shell; print(detect_shell())"
+    env = {**os.environ, "SHELL": "/bin/false", "PYTHONPATH": str(REPO)}
+    for shell, expected in (("bash", "bash"), ("zsh", "zsh"), ("fish", "fish"), ("dash", "sh")):
+        out = subprocess.run([shell, "-c", f"{sys.executable} -c '{code}'; :"],
+                             capture_output=True, text=True, env=env, check=True)
+        assert out.stdout.strip() == expected, (shell, out.stderr)
