@@ -207,7 +207,8 @@ def list_versions_argv(
 ) -> list[str]:
     """``pip index versions`` against the chosen source alone. ``python_version`` lets an
     interpreter other than the target's answer for the target's Python (binary wheels only)."""
-    argv = [python, "-m", "pip", "index", "versions", package, "--disable-pip-version-check",
+    # -B: asking must not write bytecode into the env being repaired (or dry-run)
+    argv = [python, "-B", "-m", "pip", "index", "versions", package, "--disable-pip-version-check",
             "--no-input", *source.strict_args()]
     if python_version:
         argv += ["--python-version", python_version, "--only-binary", ":all:"]

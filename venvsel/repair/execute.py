@@ -140,6 +140,25 @@ def _error_lines(stderr: bytes, n: int = 3) -> str:
     return "\n".join((errors or lines)[-n:]) or "(no output)"
 
 
+@contextlib.contextmanager
+def _ticker(progress: Callable[[str], None], every: float = 30.0) -> Iterator[None]:
+    """Say "still running" now and then during a long step (a CUDA torch is GBs)."""
+    stop = threading.Event()
+    start = time.monotonic()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            progress(f"      ... still running ({_fmt_s(time.monotonic() - start)})")
+
+    t = threading.Thread(target=tick, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(timeout=1.0)
+
+
 def _run_command(step: Step, plan: Plan, log: Transcript) -> StepResult:
     env = proc.clean_env(drop=(*proc.PYTHON_LEAKS, *step.unset, "VIRTUAL_ENV"),
                          extra={**dict(step.env), ID_VAR: plan.id})
@@ -335,7 +354,8 @@ def execute(
                     res = StepResult(step.key, step.title, step.command(), ok, None,
                                      time.monotonic() - start, text)
                 else:
-                    res = _run_command(step, plan, log)
+                    with _ticker(progress):
+                        res = _run_command(step, plan, log)
                 results.append(res)
                 if res.ok:
                     progress(f"      ok ({_fmt_s(res.duration_s)})"

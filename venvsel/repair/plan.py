@@ -21,7 +21,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from .. import proc
@@ -139,7 +139,6 @@ class Plan:
     warnings: tuple[str, ...] = ()
     blockers: tuple[str, ...] = ()  # reasons the plan must not run as it stands
     expect: Expect | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def journal_path(self) -> str:
@@ -310,7 +309,7 @@ def python_version_of(python: str) -> str:
     """``"3.11.7"`` by asking the interpreter (one short spawn); UsageError if it won't run."""
     code = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
     try:
-        done = proc.run([python, "-E", "-s", "-c", code], timeout=30, env=proc.clean_env())
+        done = proc.run([python, "-B", "-E", "-s", "-c", code], timeout=30, env=proc.clean_env())
     except OSError as exc:
         raise UsageError(f"cannot run {python}: {exc.strerror or exc}") from None
     out = done.stdout.decode("ascii", "replace").strip()
@@ -436,6 +435,10 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
     if mode == "rebuild" and env.kind == "conda":
         raise UsageError(f"{diag.label} is a conda env; venvsel rebuilds virtualenvs only.",
                          hint="Recreate it with conda, or repair in place without --rebuild.")
+
+    if mode == "rebuild" and os.path.realpath(sys.prefix) == env.path:
+        raise UsageError(f"venvsel itself runs from {diag.label}, so it cannot rebuild it.",
+                         hint="Run venvsel from another env (e.g. installed with pipx).")
 
     rid = new_id()
     backup = backup_path_for(env.path, rid.rsplit("-", 1)[0])
