@@ -329,3 +329,35 @@ def test_repair_cpu_env_to_cuda_build(project: Path) -> None:
     entry = next(e for e in Cache().entries() if e.path == str(env))
     assert entry.probe is not None and entry.probe.torch_cuda == "13.0"
     assert entry.static.torch is not None and entry.static.torch.cuda == "13.0"
+
+
+@pytest.mark.slow
+def test_env_without_pip_gets_pip_then_torch(make_env: object) -> None:
+    env = make_env("nopip", creator="venv")  # type: ignore[operator]
+    assert not list(env.glob("lib/python*/site-packages/pip"))
+    r = run_venvsel("repair", str(env), "--backend", "cpu", "--find-links", WHEELS,
+                    "--installer", "pip", "--yes", "--json", cwd=env.parent)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = json.loads(r.stdout)["data"]
+    keys = [s["key"] for s in data["plan"]["steps"]]
+    assert keys == ["snapshot", "ensurepip", "install-torch", "install-torch-deps", "check",
+                    "verify"]
+    out = data["outcome"]
+    assert out["ok"] and all(s["ok"] for s in out["steps"])
+    assert out["probe"]["torch_version"] == "2.13.0+cpu" and out["probe"]["torch_cuda"] is None
+    assert py_run(env, "import pip, torch; print(torch.__version__)") == "2.13.0+cpu"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("uv") is None, reason="uv is not on PATH")
+def test_uv_made_env_is_repaired_with_uv(tmp_path: Path) -> None:
+    uv = shutil.which("uv")
+    assert uv is not None
+    env = tmp_path / ".venv"
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(env)], check=True)
+    r = run_venvsel("repair", ".venv", "--backend", "cpu", "--find-links", WHEELS, "--yes",
+                    cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"{uv} pip install --python {env}/bin/python --no-config --reinstall --no-deps " \
+           f"--no-index --find-links {WHEELS} torch==2.13.0+cpu" in r.stdout
+    assert py_run(env, "import torch; print(torch.__version__)") == "2.13.0+cpu"

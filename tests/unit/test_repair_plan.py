@@ -231,3 +231,10 @@ def test_nothing_to_do_is_a_plan_without_steps(bare_env: Path) -> None:
     plan = make_plan(RepairRequest(env=str(bare_env)), d, backend)
     assert plan.mode == "none" and plan.steps == ()
     assert plan.render().startswith("Nothing to repair")
+
+
+def test_python_option_means_a_rebuild(bare_env: Path) -> None:
+    plan, _ = _plan(bare_env, choose_backend(NO_GPU, "cpu", find_links=WHEELS),
+                    python=sys.executable)
+    assert plan.mode == "rebuild" and plan.reason.startswith("a fresh env from --python")
+    assert plan.base_python == sys.executable

@@ -412,6 +412,8 @@ def choose_mode(req: RepairRequest, diag: Diagnosis) -> tuple[Mode, str]:
         return "rebuild", f"the env is broken: {first.text.rstrip('.')}"
     if req.rebuild:
         return "rebuild", "asked for (--rebuild)"
+    if req.python:
+        return "rebuild", f"a fresh env from --python {req.python}"
     if diag.torch_needed and diag.llama_needed:
         return "in-place", "swap the PyTorch family and rebuild llama-cpp-python"
     if diag.torch_needed:
@@ -526,7 +528,7 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         steps.append(Step(
             "install-torch-deps",
             "Install what that torch build depends on (nvidia-*, triton, ...) with your "
-            "pip configuration",
+            f"{installer_kind} configuration",
             inst.install(*backend.source.extra_args(), *torch_pins.requirements),
             timeout=TIMEOUT_TORCH))
 
