@@ -214,6 +214,12 @@ def test_llama_is_rebuilt_with_cuda_for_this_machines_gpus(bare_env: Path) -> No
     env_vars = dict(step.env)
     assert env_vars["CMAKE_ARGS"] == "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90"
     assert plan.expect.llama == "gpu" and plan.expect.kernel
+    # no GPU here: offload cannot be confirmed live, so the CUDA backend library must be there
+    d_cpu = diagnose(env, static, None, NO_GPU, backend)
+    plan = make_plan(RepairRequest(env=str(bare_env)), d_cpu, backend)
+    step = next(s for s in plan.steps if s.key == "build-llama")
+    assert dict(step.env)["CMAKE_ARGS"] == "-DGGML_CUDA=on"
+    assert plan.expect.llama == "cuda-build" and not plan.expect.kernel
     # --no-llama: left alone, and said so
     plan = make_plan(RepairRequest(env=str(bare_env), with_llama=False), d, backend)
     assert "build-llama" not in [s.key for s in plan.steps]

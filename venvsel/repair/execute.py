@@ -241,6 +241,14 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
     if ex.llama == "gpu" and not probe.llama_gpu_offload:
         why = probe.llama_error or "llama_supports_gpu_offload() is False"
         return False, f"llama-cpp-python is still not a GPU build ({why})", probe, notes
+    if ex.llama == "cuda-build":
+        llama = inspect_env(env).llama
+        if not probe.llama_version:
+            return False, f"llama_cpp does not import: {probe.llama_error or 'missing'}", \
+                probe, notes
+        if llama is None or "cuda" not in llama.backends:
+            return False, "llama-cpp-python was rebuilt without its CUDA backend " \
+                "(no libggml-cuda in llama_cpp/lib)", probe, notes
     if ex.llama == "import" and not probe.llama_version:
         return False, f"llama_cpp does not import: {probe.llama_error or 'missing'}", probe, notes
     if ex.packages:

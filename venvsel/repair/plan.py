@@ -96,7 +96,9 @@ class Expect:
     torch_cuda: str | None  # the CUDA version torch.version.cuda must report; None: CPU build
     kernel: bool  # a CUDA kernel must really run (a GPU machine asking for CUDA)
     torch_version: str | None = None  # the public torch version asked for
-    llama: str = ""  # "gpu": llama_supports_gpu_offload(); "import": it imports; "": not checked
+    # "gpu": llama_supports_gpu_offload() (a GPU is visible); "cuda-build": imports and ships
+    # libggml-cuda (no GPU here, so offload cannot be confirmed); "import"; "": not checked
+    llama: str = ""
     packages: tuple[tuple[str, str], ...] = ()  # the user's other packages (rebuild)
 
     def describe(self) -> str:
@@ -109,6 +111,8 @@ class Expect:
                     "so that is all a probe can confirm)")
         if self.llama == "gpu":
             what += "; llama_supports_gpu_offload() is True"
+        elif self.llama == "cuda-build":
+            what += "; llama_cpp imports and its lib has the CUDA backend"
         elif self.llama == "import":
             what += "; llama_cpp imports"
         if self.packages:
@@ -584,7 +588,10 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
     from ..machine import hides_all_gpus
 
     gpu_here = bool(machine.gpus) and machine.has_driver and not hides_all_gpus(machine)
-    llama_check = "gpu" if llama_cuda else ("import" if llama_req and mode == "rebuild" else "")
+    if llama_cuda:
+        llama_check = "gpu" if gpu_here else "cuda-build"
+    else:
+        llama_check = "import" if llama_req and mode == "rebuild" else ""
     expect = Expect(
         torch_cuda=backend.cuda,
         kernel=backend.is_cuda and gpu_here,
