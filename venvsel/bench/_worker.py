@@ -179,30 +179,41 @@ class Decoder(object):
 
 
 def measure(dec, job, out):
+    """pp reps back to back, then tg reps back to back, each block after its own warm-up.
+
+    Like llama-bench, which runs each test on its own: alternating a 512-token batch with
+    single-token decodes would make every pp pay for the scheduler re-planning its graph
+    (and lose the CUDA graphs of tg), which is not the speed of either.
+    """
     n_prompt, n_gen, reps = job["n_prompt"], job["n_gen"], job["reps"]
-    phase("warmup")
-    t0 = time.perf_counter()
+    pp, tg = [], []
+    warm = 0.0
     if n_prompt > 0:
+        phase("warmup")
+        t0 = time.perf_counter()
         dec.clear()
         dec.prompt(n_prompt)
-    if n_gen > 0:
-        dec.clear()
-        dec.gen(dec.gen_tokens(1))
-    out["warmup_s"] = time.perf_counter() - t0
-    pp, tg = [], []
-    for r in range(reps):
-        phase("rep %d" % (r + 1))
-        if n_prompt > 0:
+        warm += time.perf_counter() - t0
+        for r in range(reps):
+            phase("rep %d" % (r + 1))
             dec.clear()
             t = time.perf_counter()
             dec.prompt(n_prompt)
             pp.append(n_prompt / (time.perf_counter() - t))
-        if n_gen > 0:
+    if n_gen > 0:
+        phase("warmup")
+        t0 = time.perf_counter()
+        dec.clear()
+        dec.gen(dec.gen_tokens(min(n_gen, 16)))
+        warm += time.perf_counter() - t0
+        for r in range(reps):
+            phase("rep %d" % (r + 1))
             tokens = dec.gen_tokens(n_gen)
             dec.clear()
             t = time.perf_counter()
             dec.gen(tokens)
             tg.append(n_gen / (time.perf_counter() - t))
+    out["warmup_s"] = warm
     out["pp_samples"] = pp
     out["tg_samples"] = tg
     out["clear_api"] = dec.clear_api
@@ -262,9 +273,12 @@ def run(job):
         if job.get("mode") == "info":
             out["status"] = "ok"
             return out
-        if job.get("gpu_asked") and out["build"].get("gpu_offload") is False:
+        if (job.get("gpu_asked") and out["build"].get("gpu_offload") is False
+                and not job.get("has_gpu_backend")):
             # A CPU-only build: answer before loading (such builds crash at load on some GPU
-            # machines, and no load could change the answer).
+            # machines, and no load could change the answer). A build whose files hold a GPU
+            # backend also says False when no device is visible (CUDA_VISIBLE_DEVICES=""):
+            # that one loads, on the CPU, which is the silent fallback to show and measure.
             out["status"] = "fallback-preload"
             return out
         phase("load")

@@ -211,11 +211,16 @@ def _hidden_devices(cvd: str | None) -> bool:
 
 def why_no_gpu(
     log: LoadLog, *, gpu_offload: bool | None, n_gpu_layers: int, cvd: str | None, env: str,
-    gpu_layers: int = 0,
+    gpu_layers: int = 0, has_backend: bool = False,
 ) -> tuple[str, str]:
-    """(reason, fix) for layers that should be on a GPU and are not."""
+    """(reason, fix) for layers that should be on a GPU and are not.
+
+    ``llama_supports_gpu_offload()`` is False both for a CPU-only build and for a GPU build
+    that sees no device; ``has_backend`` (a GPU backend library in the env's files) tells
+    the two apart, and the load log's ``ggml_cuda_init`` line says why no device was seen.
+    """
     shown_cvd = "unset" if cvd is None else repr(cvd)
-    if gpu_offload is False:
+    if gpu_offload is False and not has_backend:
         return ("CPU-only build (no GPU backend): this llama-cpp-python was built without "
                 "CUDA, Metal, Vulkan or ROCm",
                 f"venvsel repair {env}   (rebuilds llama-cpp-python with the GPU backend)\n"
@@ -243,7 +248,7 @@ def why_no_gpu(
 
 def judge(
     pl: Placement, log: LoadLog, *, gpu_asked: bool, n_gpu_layers: int,
-    gpu_offload: bool | None, cvd: str | None, env: str,
+    gpu_offload: bool | None, cvd: str | None, env: str, has_backend: bool = False,
 ) -> Judgement:
     """GPU / PARTIAL / CPU, or FALLBACK when a GPU was asked and the layers are on the CPU.
 
@@ -260,7 +265,7 @@ def judge(
         wants_all = n_gpu_layers < 0 or n_gpu_layers > n
         if (wants_all and gpu < n) or gpu == 0:
             reason, fix = why_no_gpu(log, gpu_offload=gpu_offload, n_gpu_layers=n_gpu_layers,
-                                     cvd=cvd, env=env, gpu_layers=gpu)
+                                     cvd=cvd, env=env, gpu_layers=gpu, has_backend=has_backend)
             return Judgement("FALLBACK", reason, fix)
     if gpu == n:
         return Judgement("GPU")

@@ -78,6 +78,7 @@ class RunPlan:
     n_gpu_layers: int
     gpu_asked: bool
     preload_fallback: str | None = None  # set when the files already say "cannot offload"
+    backends: tuple[str, ...] = ()  # GPU backends the env's files hold ("cuda", ...)
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ def plan_runs(req: BenchRequest, envs: Sequence[Env], models: Sequence[ModelRef]
                     dev = "gpu" if ngl != 0 else "cpu"
                 gpu_asked = dev == "gpu" or ngl != 0
                 plans.append(RunPlan(env, model, dev, ngl, gpu_asked,
-                                     static_no_gpu if gpu_asked else None))
+                                     static_no_gpu if gpu_asked else None, info.backends))
     return plans
 
 
@@ -378,6 +379,7 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
         job = {
             "mode": "bench", "model": plan.model.path, "n_gpu_layers": plan.n_gpu_layers,
             "gpu_asked": plan.gpu_asked, "threads": params.threads or physical_cores(),
+            "has_gpu_backend": bool(plan.backends),
             "n_prompt": params.n_prompt, "n_gen": params.n_gen, "n_batch": params.n_batch,
             "n_ctx": params.n_ctx, "reps": params.reps, "doc": params.doc,
             "e2e_gen": params.e2e_gen, "seed": params.seed,
@@ -456,7 +458,7 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
     pl = logparse.placement(log, n_layer)
     j = logparse.judge(pl, log, gpu_asked=plan.gpu_asked, n_gpu_layers=plan.n_gpu_layers,
                        gpu_offload=build.get("gpu_offload"), cvd=data.get("cuda_visible_devices"),
-                       env=_env_label(plan.env))
+                       env=_env_label(plan.env), has_backend=bool(plan.backends))
     return RunResult(
         **common, status="fallback" if j.verdict == "FALLBACK" else "ok",
         verdict=j.verdict, reason=j.reason, fix=j.fix,
