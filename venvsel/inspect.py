@@ -7,10 +7,12 @@ Sources, cheapest first: ``pyvenv.cfg`` (version, implementation, home, uv), ``c
 ``torch/lib/libtorch_cuda.so`` / ``torch_cuda.dll``; ``llama_cpp/lib`` for llama.cpp's
 GPU backend libraries.
 
-Only the env's own site-packages dirs are read. An env made with
-``include-system-site-packages = true`` also sees its base Python's packages at run time;
-that is recorded in :attr:`StaticInfo.include_system_site_packages` but those packages are
-not listed here (the live probe sees them).
+Besides the env's own site-packages, the dirs its interpreter will also import from are
+read, as ``site.py`` would find them: the directories named by plain path lines of its
+``*.pth`` files (one level, like site.py; ``import`` lines are code and are not run), and
+with ``include-system-site-packages = true`` the base Python's site-packages. The env's own
+dirs come first, so its own copy of a package wins, as on ``sys.path``. (Found on the H200:
+an env that sees the machine's CUDA torch through a ``.pth`` file was reported "no torch".)
 
 Nothing here raises on strange files: an unreadable METADATA, a binary version.py or a
 directory where a file should be is skipped, and the fact is simply unknown.
@@ -304,13 +306,47 @@ def _llama(site_packages: tuple[str, ...], dists: dict[str, str]) -> LlamaInfo |
 # --------------------------------------------------------------------------- public API
 
 
+def _pth_dirs(site_packages: tuple[str, ...]) -> list[str]:
+    """Dirs that ``*.pth`` files in ``site_packages`` add to sys.path (plain path lines)."""
+    found: list[str] = []
+    for sp in site_packages:
+        for name in _listdir(sp):
+            if not name.endswith(".pth"):
+                continue
+            head = _read_head(os.path.join(sp, name), 65536)
+            if head is None:
+                continue
+            for raw in head.decode("utf-8", "replace").splitlines():
+                line = raw.rstrip()
+                if not line or line.startswith("#") or line.startswith(("import ", "import\t")):
+                    continue
+                d = line if os.path.isabs(line) else os.path.join(sp, line)
+                if os.path.isdir(d) and d not in found and d not in site_packages:
+                    found.append(d)
+    return found
+
+
+def _system_site_packages(home: str | None, layout: str) -> list[str]:
+    """The base Python's site-packages, for an env with include-system-site-packages."""
+    if not home:
+        return []
+    # home is the base's bin dir on POSIX, the install dir itself on Windows.
+    base = os.path.dirname(home.rstrip("/\\")) if layout == "posix" else home
+    return list(find_site_packages(base, layout)) if os.path.isdir(base) else []
+
+
 def inspect_env(env: Env) -> StaticInfo:
     """Everything the env's files say about it. Never spawns, never raises on odd files."""
     cfg = read_pyvenv_cfg(env.path)
     version, implementation = _python_facts(env, cfg)
-    site_packages = env.site_packages or find_site_packages(env.path, env.layout)
-    dists = _distributions(site_packages)
+    own = env.site_packages or find_site_packages(env.path, env.layout)
     cfg = cfg or {}
+    extra = _pth_dirs(own)
+    if cfg.get("include-system-site-packages", "").lower() == "true":
+        system = _system_site_packages(cfg.get("home"), env.layout)
+        extra += [d for d in system if d not in extra]
+    site_packages = tuple(own) + tuple(extra)
+    dists = _distributions(site_packages)
     ordered = sorted(dists.items())
     return StaticInfo(
         python_version=version,
