@@ -315,7 +315,7 @@ def test_nvidia_wheels(tmp_path: Path) -> None:
     )
 
 
-def test_own_site_packages_only_when_system_site_packages_is_on(tmp_path: Path) -> None:
+def test_base_site_packages_too_when_system_site_packages_is_on(tmp_path: Path) -> None:
     base = tmp_path / "base"
     base_site = base / "lib" / f"python{SHORT}" / "site-packages"
     base_site.mkdir(parents=True)
@@ -326,9 +326,10 @@ def test_own_site_packages_only_when_system_site_packages_is_on(tmp_path: Path) 
         tmp_path / "p", cfg=f"home = {base / 'bin'}\ninclude-system-site-packages = true\n"
     )
     dist(site, "mine", "2.0")
+    dist(base_site, "mine", "1.0")  # the env's own copy wins, as on sys.path
     info = inspect_dir(env)
     assert info.include_system_site_packages
-    assert dict(info.distributions) == {"mine": "2.0"}
+    assert dict(info.distributions) == {"mine": "2.0", "system-only": "1.0"}
 
 
 # --------------------------------------------------------------------------- torch
