@@ -181,6 +181,43 @@ def test_failed_install_rolls_back_byte_for_byte(project: Path, mode: str) -> No
     assert UNREACHABLE in text and "=== FAILED" in text and "restored" in text
 
 
+@pytest.mark.slow
+def test_wrong_build_fails_verification_and_rolls_back(project: Path) -> None:
+    # a "mirror" that only has the CPU build, for a CUDA backend: pip succeeds, the probe
+    # says it is not a CUDA build, and the env is put back
+    env = project / ".venv"
+    before = tree_hash(env)
+    r = run_venvsel("repair", ".venv", "--backend", "cu130", "--find-links", WHEELS, "--yes",
+                    cwd=project)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "a cpu build, but the backend is cu130" in r.stdout  # the plan warned
+    assert "[5/5] Verify" in r.stderr
+    assert "is not a CUDA build (torch.version.cuda is None)" in r.stderr
+    assert tree_hash(env) == before and leftovers(project) == []
+
+
+@pytest.mark.slow
+def test_confirmation_on_a_terminal(project: Path) -> None:
+    import pty
+
+    env = project / ".venv"
+    before = tree_hash(env)
+    master, slave = pty.openpty()
+    try:
+        child = subprocess.Popen(
+            [*VENVSEL, "repair", ".venv", "--rebuild", "--backend", "cpu", "--find-links", WHEELS],
+            cwd=project, env=dict(os.environ, PYTHONPATH=REPO), stdin=slave,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(master, b"n\n")
+        out, err = child.communicate(timeout=300)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert child.returncode == 2, out + err
+    assert "Go ahead? [y/N]" in out + err and "not confirmed; nothing was changed" in err
+    assert tree_hash(env) == before and leftovers(project) == []
+
+
 def _start_repair(project: Path, *extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=REPO)
     return subprocess.Popen(
@@ -336,7 +373,7 @@ def test_env_without_pip_gets_pip_then_torch(make_env: object) -> None:
     env = make_env("nopip", creator="venv")  # type: ignore[operator]
     assert not list(env.glob("lib/python*/site-packages/pip"))
     r = run_venvsel("repair", str(env), "--backend", "cpu", "--find-links", WHEELS,
-                    "--installer", "pip", "--yes", "--json", cwd=env.parent)
+                    "--installer", "pip", "--yes", "--json", "--discard-backup", cwd=env.parent)
     assert r.returncode == 0, r.stdout + r.stderr
     data = json.loads(r.stdout)["data"]
     keys = [s["key"] for s in data["plan"]["steps"]]
@@ -346,6 +383,8 @@ def test_env_without_pip_gets_pip_then_torch(make_env: object) -> None:
     assert out["ok"] and all(s["ok"] for s in out["steps"])
     assert out["probe"]["torch_version"] == "2.13.0+cpu" and out["probe"]["torch_cuda"] is None
     assert py_run(env, "import pip, torch; print(torch.__version__)") == "2.13.0+cpu"
+    assert out["backup_path"] is None
+    assert sorted(os.listdir(env.parent)) == [env.name]  # --discard-backup: nothing beside it
 
 
 @pytest.mark.slow

@@ -216,3 +216,12 @@ def test_list_versions_moves_on_from_an_interpreter_without_pip(tmp_path: Path) 
     missing = str(tmp_path / "no-such-python")
     listing = list_versions([(missing, None), (sys.executable, None)], Source(find_links=WHEELS))
     assert listing.versions == ("2.13.0+cpu",)
+
+
+def test_pins_warn_when_the_source_has_another_backends_build() -> None:
+    pins = family_pins({"torch": "2.13.0+cpu"}, VersionListing(("2.13.0+cpu",), "x"), _backend())
+    assert pins.requirements == ("torch==2.13.0+cpu",)
+    assert pins.warning is not None and "a cpu build" in pins.warning
+    ok = family_pins({}, VersionListing(("2.14.1+cu130",), "x"), _backend())
+    assert ok.warning is None
+    assert family_pins({}, VersionListing(("2.14.1",), "x"), _backend()).warning is None

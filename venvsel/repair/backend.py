@@ -294,6 +294,19 @@ class FamilyPins:
     torch_version: str | None  # the torch version asked for, None when unpinned
     kept: bool  # the user's torch version is kept
     note: str
+    warning: str | None = None  # the source's build looks like another backend's
+
+
+def _label_mismatch(version: str | None, backend: Backend, where: str) -> str | None:
+    """``2.13.0+cpu`` from a source meant to give cu130 builds: say so before installing."""
+    if not version or "+" not in version:
+        return None
+    label = version.split("+", 1)[1]
+    if label == backend.name or not (label == "cpu" or label.startswith(("cu", "rocm"))):
+        return None
+    return (f"{where} offers torch {version}, a {label} build, but the backend is "
+            f"{backend.name}: verification will fail and the env will be put back, unless "
+            "the source is changed.")
 
 
 def family_pins(
@@ -347,7 +360,7 @@ def family_pins(
         else:
             series = companion_series(pkg, chosen) if chosen else None
             reqs.append(f"{pkg}=={series}" if series else pkg)
-    return FamilyPins(tuple(reqs), chosen, kept, note)
+    return FamilyPins(tuple(reqs), chosen, kept, note, _label_mismatch(chosen, backend, where))
 
 
 def _short_list(versions: Sequence[str], n: int = 5) -> str:

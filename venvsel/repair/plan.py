@@ -520,6 +520,8 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         have = {n: v for n in FAMILY if (v := static.dist_version(n))}
         listing = list_versions(_listing_pythons(mode, env, static, base, pyver), backend.source)
         torch_pins = family_pins(have, listing, backend)
+        if torch_pins.warning:
+            warnings.append(torch_pins.warning)
         sets, unset = strict_env(installer_kind)
         force = ("--force-reinstall",) if mode == "in-place" else ()
         steps.append(Step(
