@@ -334,6 +334,7 @@ def execute(
     notes: list[str] = []
     total = len(plan.steps)
     failure: str | None = None
+    touched = False  # the first step that changes the disk has begun
     try:
         with _signals_raise():
             journal.set("started")
@@ -341,6 +342,7 @@ def execute(
                 atomic_write_text(path, text)
             for i, step in enumerate(plan.steps, 1):
                 journal.set(step.state)
+                touched = True
                 progress(f"[{i}/{total}] {step.title}")
                 log.write(f"\n=== step {i}/{total}: {step.title}  ({_stamp()})")
                 start = time.monotonic()
@@ -384,6 +386,16 @@ def execute(
     except Exception as exc:  # anything else still must not lose the env
         failure = f"unexpected error: {type(exc).__name__}: {exc}"
 
+    if failure is not None and not touched:
+        # Failed before the first step (the journal could not be written, say): the env
+        # was never moved or copied, so there is nothing to put back.
+        log.write(f"\n=== FAILED before any change: {failure}")
+        log.close()
+        journal.forget_sibling()
+        with contextlib.suppress(OSError):
+            os.unlink(journal.cache_file)
+        raise OperationFailed(f"repair of {plan.label} failed before changing anything: "
+                              f"{failure}", hint=f"Transcript: {log_path}")
     if failure is not None:
         with _signals_ignored():
             log.write(f"\n=== FAILED: {failure}; restoring the original env  ({_stamp()})")

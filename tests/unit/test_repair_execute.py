@@ -1,0 +1,38 @@
+"""repair/execute.py: a repair that cannot even write its journal changes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.unit.test_repair_journal import tree_hash
+from venvsel.discover import env_from_path
+from venvsel.errors import OperationFailed
+from venvsel.inspect import inspect_env
+from venvsel.model import Machine
+from venvsel.repair.backend import choose_backend
+from venvsel.repair.diagnose import diagnose
+from venvsel.repair.execute import execute
+from venvsel.repair.journal import pending
+from venvsel.repair.plan import RepairRequest, make_plan
+
+
+def test_failure_before_the_first_step_leaves_the_env_alone(bare_env: Path,
+                                                             tmp_path: Path) -> None:
+    env_dir = tmp_path / ".venv"
+    shutil.copytree(bare_env, env_dir, symlinks=True)
+    before = tree_hash(env_dir)
+    env = env_from_path(str(env_dir))
+    backend = choose_backend(Machine(os="Linux"), "cpu", find_links="/opt/wheels")
+    d = diagnose(env, inspect_env(env), None, Machine(os="Linux"), backend)
+    plan = make_plan(RepairRequest(env=str(env_dir), rebuild=True), d, backend)
+    # the journal beside the backup cannot be written: /dev/null is not a directory
+    plan = dataclasses.replace(plan, backup_path="/dev/null/backup")
+    with pytest.raises(OperationFailed, match="failed before changing anything"):
+        execute(plan, d, progress=lambda _t: None)
+    assert tree_hash(env_dir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".venv"]
+    assert pending(str(env_dir)) == []  # nothing for a later run to "recover"
