@@ -537,3 +537,18 @@ def test_detect_through_the_parent_process() -> None:
         out = subprocess.run([shell, "-c", f"{sys.executable} -c '{code}'; :"],
                              capture_output=True, text=True, env=env, check=True)
         assert out.stdout.strip() == expected, (shell, out.stderr)
+
+
+def test_a_broken_env_is_activated_with_a_warning(
+    tmp_path: Path, cli_shell: tuple[Path, dict[str, str]]
+) -> None:
+    _, environ = cli_shell
+    broken = tmp_path / "broken"
+    (broken / "bin").mkdir(parents=True)
+    os.symlink(tmp_path / "gone" / "python", broken / "bin" / "python")
+    (broken / "pyvenv.cfg").write_text(f"home = {tmp_path / 'gone'}\n")
+    proc = subprocess.run([sys.executable, "-m", "venvsel", "activate", str(broken), "--shell",
+                           "bash"], env=environ, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    assert f"export VIRTUAL_ENV='{broken}'" in proc.stdout
+    assert proc.stderr.startswith(f"venvsel: warning: {broken} looks broken: ")

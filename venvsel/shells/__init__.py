@@ -163,6 +163,8 @@ def activation(
     environ = os.environ if environ is None else environ
     target = _target_shell(shell, environ)
     env = resolve_env(env_arg, needs, python_spec)
+    if env.broken:  # activate anyway (the user named it), but say what is wrong with it
+        sys.stderr.write(f"venvsel: warning: {env.path} looks broken: {env.broken}\n")
     plan = build_plan(env, environ, os_name=os_name, prompt=prompt)
     return ShellCode(shell=target, code=render(plan, target), env=env, prompt=plan.prompt)
 
