@@ -208,8 +208,10 @@ def list_versions_argv(
     """``pip index versions`` against the chosen source alone. ``python_version`` lets an
     interpreter other than the target's answer for the target's Python (binary wheels only)."""
     # -B: asking must not write bytecode into the env being repaired (or dry-run)
+    # --retries/--timeout: a listing only informs the plan; an unreachable index should not
+    # hold it up for pip's default five retries
     argv = [python, "-B", "-m", "pip", "index", "versions", package, "--disable-pip-version-check",
-            "--no-input", *source.strict_args()]
+            "--no-input", "--retries", "1", "--timeout", "20", *source.strict_args()]
     if python_version:
         argv += ["--python-version", python_version, "--only-binary", ":all:"]
     return argv
