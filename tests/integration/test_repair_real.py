@@ -314,6 +314,9 @@ def test_rebuild_a_broken_env_with_python(tmp_path: Path) -> None:
     for argv in (["-m", "ensurepip"], ["-m", "pip", "install", "-q", "six", "idna"]):
         subprocess.run([str(env / "bin" / "python"), *argv], check=True, capture_output=True,
                        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    site = next(env.glob("lib/python*/site-packages"))
+    (tmp_path / "libs").mkdir()
+    (site / "team-libs.pth").write_text(str(tmp_path / "libs") + "\n")  # the user's own
     base_link.unlink()
     before = tree_hash(env)
     proj = env.parent
@@ -331,6 +334,7 @@ def test_rebuild_a_broken_env_with_python(tmp_path: Path) -> None:
     assert "Reinstalled as they were" in r.stdout and "six==" in r.stdout
     assert py_run(env, "import six, idna, torch; print(torch.version.cuda)") == "None"
     assert py_run(env, "import torch; print(torch.__version__)") == "2.13.0+cpu"
+    assert str(tmp_path / "libs") in py_run(env, "import sys; print(sys.path)")  # .pth kept
     cfg = (env / "pyvenv.cfg").read_text()
     assert str(real_base.parent) in cfg
     kept = re.search(r"Backup of the original env kept at (\S+)", r.stdout)

@@ -164,6 +164,11 @@ def test_rebuild_plan_for_a_broken_env(tmp_path: Path) -> None:
     dist(site, "six", "1.17.0")
     dist(site, "torch", "2.13.0+cpu")
     dist(site, "nvidia-cudnn-cu12", "9.1.0.70")
+    dist(site, "setuptools", "80.0.0")
+    (next(site.glob("setuptools-*.dist-info")) / "RECORD").write_text(
+        "distutils-precedence.pth,sha256=x,151\nsetuptools/__init__.py,,\n")
+    (site / "distutils-precedence.pth").write_text("import os\n")  # setuptools' own
+    (site / "mine.pth").write_text("/opt/shared/libs\n")  # the user's
     base_link.unlink()  # the base interpreter is gone
 
     backend = choose_backend(NO_GPU, "cpu", find_links=WHEELS)
@@ -172,20 +177,25 @@ def test_rebuild_plan_for_a_broken_env(tmp_path: Path) -> None:
     plan, d = _plan(env_dir, backend, python=sys.executable)
     assert d.rebuild_needed and plan.mode == "rebuild"
     assert plan.reason.startswith("the env is broken: interpreter gone")
-    assert [s.key for s in plan.steps] == ["move", "create", "install-others", "install-torch",
-                                           "install-torch-deps", "check", "verify"]
+    assert [s.key for s in plan.steps] == ["move", "create", "install-others", "copy-pth",
+                                           "install-torch", "install-torch-deps", "check",
+                                           "verify"]
     real = os.path.realpath(env_dir)
     assert plan.steps[0].command() == shlex.join(["mv", real, plan.backup_path])
     assert plan.steps[1].argv == (sys.executable, "-m", "virtualenv", "--no-periodic-update",
                                   "-p", sys.executable, real)
-    assert plan.packages == ("six==1.17.0",)
+    assert plan.packages == ("setuptools==80.0.0", "six==1.17.0")
     req_path, text = plan.files[0]
-    assert plan.steps[2].argv[-3:] == ("--no-deps", "-r", req_path) and text == "six==1.17.0\n"
+    assert plan.steps[2].argv[-3:] == ("--no-deps", "-r", req_path)
+    assert text == "setuptools==80.0.0\nsix==1.17.0\n"
+    rel_site = os.path.relpath(site, env_dir)
+    assert plan.copies == ((os.path.join(plan.backup_path, rel_site, "mine.pth"),
+                            os.path.join(real, rel_site, "mine.pth")),)
     assert plan.torch.requirements == ("torch==2.13.0+cpu",)  # the user's version, kept
-    assert "--force-reinstall" not in plan.steps[3].argv  # a fresh env
+    assert "--force-reinstall" not in plan.steps[4].argv  # a fresh env
     skipped = dict(plan.skipped)
     assert "nvidia-cudnn-cu12 9.1.0.70" in skipped and "torch 2.13.0+cpu" in skipped
-    assert plan.expect.packages == (("six", "1.17.0"),)
+    assert plan.expect.packages == (("setuptools", "80.0.0"), ("six", "1.17.0"))
 
 
 def test_rebuild_refuses_conda_envs(tmp_path: Path) -> None:

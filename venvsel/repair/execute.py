@@ -357,6 +357,13 @@ def execute(
                     journal.set("snapshotted")
                     res = StepResult(step.key, step.title, step.command(), True, 0,
                                      time.monotonic() - start)
+                elif step.key == "copy-pth":
+                    log.write(f"$ {step.command()}")
+                    for src, dst in plan.copies:
+                        os.makedirs(os.path.dirname(dst), exist_ok=True)
+                        shutil.copy2(src, dst)
+                    res = StepResult(step.key, step.title, step.command(), True, 0,
+                                     time.monotonic() - start)
                 elif step.key == "verify":
                     ok, text, probe, vnotes = verify(plan, verify_timeout)
                     notes += vnotes

@@ -139,6 +139,7 @@ class Plan:
     packages: tuple[str, ...] = ()  # the user's other packages, pinned (rebuild)
     skipped: tuple[tuple[str, str], ...] = ()  # (package, why it is not reinstalled as is)
     files: tuple[tuple[str, str], ...] = ()  # (path, text) written before the steps run
+    copies: tuple[tuple[str, str], ...] = ()  # (file in the backup, destination): .pth files
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     blockers: tuple[str, ...] = ()  # reasons the plan must not run as it stands
@@ -256,6 +257,29 @@ def _path_of(url: str) -> str:
     from urllib.parse import unquote, urlparse
 
     return unquote(urlparse(url).path) if url.startswith("file:") else url
+
+
+def user_pth_files(site_packages: tuple[str, ...]) -> list[str]:
+    """``.pth`` files no installed package owns (none lists them in its RECORD): the user's
+    own path settings, which a reinstall of the packages would not bring back."""
+    owned: set[str] = set()
+    found: list[str] = []
+    for sp in site_packages:
+        try:
+            entries = sorted(os.listdir(sp))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info"):
+                record = os.path.join(sp, entry, "RECORD")
+                with contextlib.suppress(OSError), open(record, encoding="utf-8") as f:
+                    for line in f:
+                        path = line.split(",", 1)[0]
+                        if path.endswith(".pth") and "/" not in path:
+                            owned.add(path)
+        found += [os.path.join(sp, e) for e in entries
+                  if e.endswith(".pth") and os.path.isfile(os.path.join(sp, e))]
+    return [p for p in found if os.path.basename(p) not in owned]
 
 
 def split_packages(installed: list[Installed]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -471,6 +495,7 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
 
     steps: list[Step] = []
     files: list[tuple[str, str]] = []
+    copies: list[tuple[str, str]] = []
     packages: list[str] = []
     skipped: list[tuple[str, str]] = []
     if mode == "rebuild":
@@ -502,6 +527,18 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
                 f"Reinstall your {len(packages)} other packages at their versions "
                 "(--no-deps: the list is already complete)",
                 inst.install("--no-deps", "-r", req_file)))
+        pth = user_pth_files(site)
+        if pth:
+            short = ".".join((pyver or "").split(".")[:2])
+            new_site = (os.path.join(env.path, "Lib", "site-packages") if env.layout == "windows"
+                        else os.path.join(env.path, "lib", f"python{short}", "site-packages"))
+            copies = [(os.path.join(backup, os.path.relpath(p, env.path)),
+                       os.path.join(new_site, os.path.basename(p))) for p in pth]
+            steps.append(Step(
+                "copy-pth",
+                "Copy your own .pth files (no package installs them): "
+                + ", ".join(os.path.basename(p) for p in pth),
+                action=shlex.join(["cp", "-p", *(src for src, _ in copies), new_site])))
     else:
         steps.append(Step("snapshot", "Snapshot the env (a full copy; put back on any failure)",
                           action=shlex.join(["cp", "-a", env.path, backup]),
@@ -609,6 +646,7 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         steps=tuple(steps), installer=installer_kind, base_python=base, backup_path=backup,
         run_dir=run_dir, torch=torch_pins, llama=llama_req, llama_cuda=llama_cuda,
         packages=tuple(packages), skipped=tuple(skipped), files=tuple(files),
+        copies=tuple(copies),
         notes=tuple(notes), warnings=tuple(warnings), blockers=tuple(blockers), expect=expect,
     )
 
@@ -632,4 +670,5 @@ __all__ = [
     "installed_distributions",
     "make_plan",
     "split_packages",
+    "user_pth_files",
 ]
