@@ -113,7 +113,7 @@ def _probe(
     cwd = tempfile.mkdtemp(prefix="venvsel-probe-")
     try:
         with tempfile.TemporaryFile(prefix="venvsel-probe-", dir=cwd) as results:
-            argv = [env.interpreter, "-E", "-s", str(CHILD), "--id", token]
+            argv = [env.interpreter, "-B", "-E", "-s", str(CHILD), "--id", token]
             if proc.IS_WINDOWS:
                 argv += ["--marker", f"venvsel-probe-{token}"]
                 pass_fds: tuple[int, ...] = ()

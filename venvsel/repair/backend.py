@@ -252,6 +252,10 @@ def list_versions(
             return VersionListing(tuple(found or ()), f"pip index versions {package}")
         if "No matching distribution found" in err and not _UNREACHABLE.search(err):
             return VersionListing((), f"{source.describe()} offers no {package} for this Python")
+        if _UNREACHABLE.search(err):
+            # pip's retry warnings and tracebacks say one thing: no connection.
+            errors.append(f"{source.describe()} could not be reached")
+            continue
         errors.append(done.stderr_tail(2) or f"{python} exited with {done.returncode}")
     return VersionListing(None, "; ".join(e for e in errors if e) or "no interpreter to ask")
 
