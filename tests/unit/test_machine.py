@@ -124,6 +124,15 @@ def test_parsers_on_the_real_h200_captures() -> None:
         Gpu(0, "NVIDIA H200", "9.0", 143771, "GPU-b671192e-85ee-73fb-980e-2efa2534bb5b"),)
 
 
+def test_h200_x2_query_lists_both_gpus() -> None:
+    """Captured on the lent 2-GPU H200 machine (uv's nvidia-smi reader kept only line one)."""
+    gpus, driver = parse_nvidia_smi_csv(fixture("h200x2_nvidia_smi_query.csv"))
+    assert driver == "580.159.04"
+    assert [(g.index, g.name, g.capability, g.memory_mib) for g in gpus] == [
+        (0, "NVIDIA H200", "9.0", 143771), (1, "NVIDIA H200", "9.0", 143771)]
+    assert gpus[0].uuid != gpus[1].uuid
+
+
 def test_h200_readings_agree_whichever_source_answered() -> None:
     """read_machine on the H200 through NVML and through nvidia-smi + libcuda: same facts."""
     nvml = Machine.from_json(json.loads(fixture("h200_read_machine_nvml.json")))
