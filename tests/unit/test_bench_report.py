@@ -140,3 +140,16 @@ def test_several_envs_get_env_ratios() -> None:
     assert len(env) == 1
     assert (env[0].numerator, env[0].denominator) == (".venv-b", ".venv")
     assert env[0].pp == pytest.approx(2.0) and env[0].tg == pytest.approx(1.5)
+
+
+def test_build_line_tells_a_hidden_gpu_from_a_cpu_only_build() -> None:
+    """From the H200 run: a CUDA build under CUDA_VISIBLE_DEVICES="" says offload False."""
+    cuda_info = "CUDA : ARCHS = 900 | USE_GRAPHS = 1 | CPU : AVX2 = 1 |"
+    hidden = _run(".venv310", "q4_0", "gpu", "FALLBACK", 215, 32.8, llama_version="0.3.36",
+                  python="3.12.3", gpu_offload=False, system_info=cuda_info)
+    cpu_only = _run(".venv", "q4_0", "gpu", "FALLBACK", 0, 0, llama_version="0.3.36",
+                    python="3.12.3", gpu_offload=False, system_info="CPU : AVX2 = 1 |")
+    params = BenchParams()
+    lines = report.detail_lines(report.Report.build([hidden, cpu_only], params))
+    assert any(".venv310" in ln and "GPU backend is built in, but no device" in ln for ln in lines)
+    assert any(".venv:" in ln and "no (CPU-only build)" in ln for ln in lines)

@@ -191,6 +191,13 @@ def ratio_lines(rep: Report) -> list[str]:
     return lines
 
 
+def _gpu_backend_in(system_info: str | None) -> bool:
+    """llama_print_system_info() names the GPU backends compiled in ("CUDA : ARCHS = 900")."""
+    return bool(system_info) and any(
+        f"{name} :" in (system_info or "") for name in ("CUDA", "ROCm", "HIP", "Metal", "Vulkan")
+    )
+
+
 def detail_lines(rep: Report) -> list[str]:
     """Build, model, settings and evidence facts below the table."""
     p = rep.params
@@ -201,6 +208,9 @@ def detail_lines(rep: Report) -> list[str]:
             continue
         seen_env.add(r.env)
         offload = {True: "yes", False: "no (CPU-only build)", None: "unknown"}[r.gpu_offload]
+        if r.gpu_offload is False and _gpu_backend_in(r.system_info):
+            # llama_supports_gpu_offload() is False for a GPU build that sees no device too.
+            offload = "no (a GPU backend is built in, but no device is visible)"
         out.append(f"build    {r.env_name}: llama-cpp-python {r.llama_version}, Python {r.python}, "
                    f"GPU offload: {offload}")
         if r.system_info:
