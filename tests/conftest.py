@@ -17,11 +17,26 @@ from tests import envs
 VENVSEL = [sys.executable, "-m", "venvsel"]
 
 _LEAKY = (
-    "VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "PYTHONPATH",
-    "PYTHONHOME", "WORKON_HOME", "UV_PROJECT_ENVIRONMENT", "VENVSEL_CUDA_DRIVER",
-    "POETRY_VIRTUALENVS_PATH", "PIPENV_VENV_IN_PROJECT", "HATCH_DATA_DIR", "CONDA_ENVS_PATH",
-    "CONDA_EXE", "MAMBA_EXE", "CONDA_ROOT", "MAMBA_ROOT_PREFIX", "CONDA_ENVS_DIRS",
-    "POETRY_CACHE_DIR", "CUDA_VISIBLE_DEVICES",
+    "VIRTUAL_ENV",
+    "VIRTUAL_ENV_PROMPT",
+    "CONDA_PREFIX",
+    "CONDA_DEFAULT_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "WORKON_HOME",
+    "UV_PROJECT_ENVIRONMENT",
+    "VENVSEL_CUDA_DRIVER",
+    "POETRY_VIRTUALENVS_PATH",
+    "PIPENV_VENV_IN_PROJECT",
+    "HATCH_DATA_DIR",
+    "CONDA_ENVS_PATH",
+    "CONDA_EXE",
+    "MAMBA_EXE",
+    "CONDA_ROOT",
+    "MAMBA_ROOT_PREFIX",
+    "CONDA_ENVS_DIRS",
+    "POETRY_CACHE_DIR",
+    "CUDA_VISIBLE_DEVICES",
 )
 
 
@@ -69,15 +84,28 @@ def make_env(tmp_path: Path) -> Iterator[object]:
     yield factory
 
 
-def run_venvsel(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                input: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_venvsel(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess, as a user would."""
     full_env = dict(os.environ if env is None else env)
     repo = str(Path(__file__).resolve().parent.parent)
-    full_env["PYTHONPATH"] = repo + (os.pathsep + full_env["PYTHONPATH"] if full_env.get("PYTHONPATH") else "")
+    full_env["PYTHONPATH"] = repo + (
+        os.pathsep + full_env["PYTHONPATH"] if full_env.get("PYTHONPATH") else ""
+    )
     return subprocess.run(
-        [*VENVSEL, *args], cwd=cwd, env=full_env, input=input, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [*VENVSEL, *args],
+        cwd=cwd,
+        env=full_env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 

@@ -74,19 +74,33 @@ def _run(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(
-            f"building a test env failed: {' '.join(argv)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            f"building a test env failed: {' '.join(argv)}\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         )
 
 
 def create_env(spec: EnvSpec, dest: Path) -> Path:
     """Create the env described by ``spec`` at ``dest`` (no caching): a real env on disk."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    }
     env["PIP_CACHE_DIR"] = PIP_CACHE_DIR
     env["HOME"] = str(REAL_HOME)
     env.update(dict(spec.extra_env))
     if spec.creator == "virtualenv":
-        _run([sys.executable, "-m", "virtualenv", "-q", "--no-periodic-update", "-p", spec.python,
-              str(dest)], env)
+        _run(
+            [
+                sys.executable,
+                "-m",
+                "virtualenv",
+                "-q",
+                "--no-periodic-update",
+                "-p",
+                spec.python,
+                str(dest),
+            ],
+            env,
+        )
     elif spec.creator == "venv":
         _run([spec.python, "-m", "venv", "--without-pip", str(dest)], env)
     elif spec.creator == "manual":
@@ -95,8 +109,19 @@ def create_env(spec: EnvSpec, dest: Path) -> Path:
         raise ValueError(spec.creator)
     if spec.packages:
         py = dest / "bin" / "python"
-        _run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              *spec.pip_args, *spec.packages], env)
+        _run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--disable-pip-version-check",
+                *spec.pip_args,
+                *spec.packages,
+            ],
+            env,
+        )
     return dest
 
 
@@ -105,8 +130,12 @@ def make_manual_env(base_python: Path, dest: Path, version: str | None = None) -
     (dest / "bin").mkdir(parents=True)
     os.symlink(base_python, dest / "bin" / "python")
     if version is None:
-        out = subprocess.run([str(base_python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            [str(base_python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         version = out
     short = ".".join(version.split(".")[:2])
     (dest / "lib" / f"python{short}" / "site-packages").mkdir(parents=True)

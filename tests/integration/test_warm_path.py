@@ -26,8 +26,9 @@ os.posix_spawn = refuse
 os.fork = refuse
 from venvsel.cli import main
 code = main(["pick", "--need", "torch"])
-print(json.dumps({"code": code, "rich": any(m == "rich" or m.startswith("rich.") for m in sys.modules),
-                  "heavy": sorted(m for m in ("torch", "numpy", "gguf", "llama_cpp") if m in sys.modules)}))
+rich = any(m == "rich" or m.startswith("rich.") for m in sys.modules)
+heavy = sorted(m for m in ("torch", "numpy", "gguf", "llama_cpp") if m in sys.modules)
+print(json.dumps({"code": code, "rich": rich, "heavy": heavy}))
 """
 
 
