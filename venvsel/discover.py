@@ -17,8 +17,8 @@ first. Broken envs (dangling interpreter link, base Python gone, no interpreter)
 with the reason in words, never hidden.
 
 This module runs on the warm ``venvsel activate`` path: it only stats and lists directories
-and reads ``pyvenv.cfg``. It never starts a process and imports nothing heavy (platformdirs
-only for the poetry and hatch locators).
+and reads ``pyvenv.cfg``. It never starts a process and imports nothing heavy (where poetry
+and hatch keep their envs comes from ``paths.user_dir``, which on Linux needs no platformdirs).
 """
 
 from __future__ import annotations
@@ -467,9 +467,9 @@ def _poetry_dirs() -> list[str]:
     dirs = _env_list("POETRY_VIRTUALENVS_PATH")
     cache = os.environ.get("POETRY_CACHE_DIR")
     if not cache:
-        import platformdirs
+        from .paths import user_dir
 
-        cache = platformdirs.user_cache_dir("pypoetry", appauthor=False)
+        cache = user_dir("cache", "pypoetry")
     dirs.append(os.path.join(os.path.expanduser(cache), "virtualenvs"))
     return dirs
 
@@ -477,9 +477,9 @@ def _poetry_dirs() -> list[str]:
 def _hatch_dir() -> str:
     data = os.environ.get("HATCH_DATA_DIR")
     if not data:
-        import platformdirs
+        from .paths import user_dir
 
-        data = platformdirs.user_data_dir("hatch", appauthor=False)
+        data = user_dir("data", "hatch")
     return os.path.join(os.path.expanduser(data), "env", "virtual")
 
 
@@ -578,7 +578,7 @@ def _hint_for(real: str) -> tuple[str, str | None]:
         _looks_like_pipenv(real) and _under(real, workon)
     ):
         return "pipenv", "pipenv"
-    # Asking platformdirs where poetry and hatch live costs an import: only when it could matter.
+    # Only look where poetry and hatch live when the path could be theirs.
     lowered = real.lower()
     poetry_env = "POETRY_VIRTUALENVS_PATH" in os.environ or "POETRY_CACHE_DIR" in os.environ
     if (poetry_env or "pypoetry" in lowered) and _under(real, _poetry_dirs()):

@@ -14,26 +14,32 @@ APP = "venvsel"
 _XDG = {
     "cache": ("XDG_CACHE_HOME", ".cache", ""),
     "config": ("XDG_CONFIG_HOME", ".config", ""),
+    "data": ("XDG_DATA_HOME", os.path.join(".local", "share"), ""),
     "log": ("XDG_STATE_HOME", os.path.join(".local", "state"), "log"),
 }
 
 
-def _dir(var: str, kind: str) -> Path:
-    override = os.environ.get(var)
-    if override:
-        return Path(override)
+def user_dir(kind: str, app: str) -> str:
+    """platformdirs' user_<kind>_dir(app) ("cache", "config", "data", "log") for any app, e.g.
+    where poetry and hatch keep their envs; on Linux without importing platformdirs."""
     if sys.platform.startswith("linux"):
         xdg, default, leaf = _XDG[kind]
         base = os.environ.get(xdg, "").strip() or os.path.join(os.path.expanduser("~"), default)
-        return Path(base, APP, leaf) if leaf else Path(base, APP)
+        return os.path.join(base, app, leaf) if leaf else os.path.join(base, app)
     import platformdirs
 
     fn = {
         "cache": platformdirs.user_cache_dir,
         "config": platformdirs.user_config_dir,
+        "data": platformdirs.user_data_dir,
         "log": platformdirs.user_log_dir,
     }[kind]
-    return Path(fn(APP, appauthor=False))
+    return str(fn(app, appauthor=False))
+
+
+def _dir(var: str, kind: str) -> Path:
+    override = os.environ.get(var)
+    return Path(override) if override else Path(user_dir(kind, APP))
 
 
 def cache_dir() -> Path:

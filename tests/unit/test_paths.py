@@ -32,3 +32,5 @@ def test_linux_fast_path_matches_platformdirs(
     assert paths.cache_dir() == Path(platformdirs.user_cache_dir("venvsel", appauthor=False))
     assert paths.config_dir() == Path(platformdirs.user_config_dir("venvsel", appauthor=False))
     assert paths.log_dir() == Path(platformdirs.user_log_dir("venvsel", appauthor=False))
+    for kind, fn in (("cache", platformdirs.user_cache_dir), ("data", platformdirs.user_data_dir)):
+        assert paths.user_dir(kind, "pypoetry") == fn("pypoetry", appauthor=False)
