@@ -37,18 +37,6 @@ PYENV = envs.pyenv_interpreters()
 MakeEnv = Callable[..., Path]
 
 
-@pytest.fixture(autouse=True)
-def no_manager_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "CONDA_EXE",
-        "MAMBA_EXE",
-        "CONDA_ROOT",
-        "MAMBA_ROOT_PREFIX",
-        "CONDA_ENVS_DIRS",
-        "POETRY_CACHE_DIR",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
 
 def _full_version(exe: Path) -> str:
     """The pyenv dir name is the interpreter's full version (".../versions/3.11.7/bin/...")."""

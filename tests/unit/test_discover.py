@@ -63,19 +63,6 @@ def base_tree(dest: Path, version: str = "3.11.7") -> Path:
     return dest
 
 
-@pytest.fixture(autouse=True)
-def no_manager_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Locator variables the shared fixture does not clear (the machine's own conda, poetry)."""
-    for name in (
-        "CONDA_EXE",
-        "MAMBA_EXE",
-        "CONDA_ROOT",
-        "MAMBA_ROOT_PREFIX",
-        "CONDA_ENVS_DIRS",
-        "POETRY_CACHE_DIR",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
 
 def shown(envs: list[Env]) -> list[str | None]:
     return [e.shown_path for e in envs]

@@ -65,18 +65,6 @@ hip: Optional[str] = "6.1.40091-a8dbc0c19"
 """
 
 
-@pytest.fixture(autouse=True)
-def no_manager_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "CONDA_EXE",
-        "MAMBA_EXE",
-        "CONDA_ROOT",
-        "MAMBA_ROOT_PREFIX",
-        "CONDA_ENVS_DIRS",
-        "POETRY_CACHE_DIR",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
 
 def env_with_site(tmp_path: Path, name: str = ".venv", cfg: str | None = None) -> tuple[Path, Path]:
     """A venv tree whose interpreter is the running one; returns (env dir, site-packages)."""
