@@ -156,3 +156,29 @@ def test_require_cli_checks_the_active_env(seed_project: Path) -> None:
                      env={**base, "VIRTUAL_ENV": str(seed_project / ".venv")}, cwd=seed_project)
     assert no.returncode == 1
     assert "CPU-only llama-cpp-python build" in no.stderr
+
+
+def test_eight_concurrent_scans_leave_a_valid_cache(tmp_path: Path) -> None:
+    """8 `venvsel scan` processes at once over the same envs: all succeed, every cache entry
+    is whole JSON, and a following scan finds everything cached (nothing probed again)."""
+    project = tmp_path / "proj"
+    for name in (".venv", ".venv-b", "venv-c"):
+        envs.make_manual_env(Path(sys.executable).resolve(), project / name)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "venvsel", "scan", "--no-global", "--json"],
+                         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+        for _ in range(8)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        assert "warning" not in err
+        assert len(json.loads(out)["data"]["records"]) == 3
+    entries = list((Path(os.environ["VENVSEL_CACHE_DIR"]) / "envs").glob("*.json"))
+    assert len(entries) == 3
+    for e in entries:
+        json.loads(e.read_text())  # whole, parseable
+    again = _json(run_venvsel("scan", "--no-global", "--json", cwd=project))
+    assert again["probed"] == 0
