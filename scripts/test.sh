@@ -13,6 +13,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test,bench,plot,nvml]'
+# The scripts pip just installed (venvsel, uv) on PATH, also under pyenv's shims.
+PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+export PATH
 
 python3 -m ruff check venvsel tests benchmarks
 python3 -m mypy
