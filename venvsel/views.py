@@ -105,6 +105,9 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
             out.write(f"    live probe: {p.status}: {p.detail}\n")
         elif p is not None and p.kernel_error:
             out.write(f"    live probe: CUDA kernel failed: {p.kernel_error}\n")
+        elif p is not None and p.torch_version and p.cuda_available is False:
+            said = p.detail or "torch.cuda.is_available() is False"
+            out.write(f"    live probe: torch {p.torch_version}: {said}\n")
 
 
 def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
