@@ -50,27 +50,23 @@ def _probe_in_process(needs: Sequence[Need]) -> ProbeResult:
 def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
     """The best cached env that satisfies every need, judged from the cache alone."""
     from .cache import Cache
+    from .discover import env_from_path
+    from .errors import VenvselError
     from .machine import read_machine
-    from .model import Env
+    from .predict import predict
 
     machine = read_machine()
     candidates = []
     for entry in Cache().entries():
         if os.path.realpath(entry.path) == exclude or not os.path.isdir(entry.path):
             continue
-        from .discover import env_from_path
-
         try:
-            env: Env = env_from_path(entry.path)
-        except Exception:
+            env = env_from_path(entry.path)
+        except VenvselError:  # no longer an env: just not a candidate
             continue
-        from .predict import predict
-
-        record = EnvRecord(
-            env, entry.static, predict(entry.static, machine, env_label=env.path), entry.probe, True
-        )
-        verdicts = [check(record, n, machine) for n in needs]
-        if all(v.outlook == YES for v in verdicts):
+        prediction = predict(entry.static, machine, env_label=env.path)
+        record = EnvRecord(env, entry.static, prediction, entry.probe, True)
+        if all(check(record, n, machine).outlook == YES for n in needs):
             candidates.append(record)
     return min(candidates, key=rank_key) if candidates else None
 

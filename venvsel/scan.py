@@ -8,6 +8,7 @@ interpreter is started and nothing heavy is imported.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -52,7 +53,7 @@ class Scanner:
             static, probe = entry.static, entry.probe
         else:
             static, probe = inspect_env(env), None
-            self.cache.put(CacheEntry(env.path, env_fp, self.machine_fp, static, None, _now()))
+            self.cache.put(CacheEntry(env.path, env_fp, self.machine_fp, static, None, time.time()))
         return EnvRecord(
             env=env,
             static=static,
@@ -67,7 +68,7 @@ class Scanner:
 
         env_fp = env_fingerprint(record.env)
         self.cache.put(
-            CacheEntry(record.env.path, env_fp, self.machine_fp, record.static, probe, _now())
+            CacheEntry(record.env.path, env_fp, self.machine_fp, record.static, probe, time.time())
         )
         return replace(record, probe=probe, probe_cached=False)
 
@@ -98,12 +99,6 @@ class Scanner:
             res = results.get(r.env.path)
             out.append(self.store_probe(r, res) if res is not None else r)
         return out
-
-
-def _now() -> float:
-    import time
-
-    return time.time()
 
 
 def scan(
