@@ -452,8 +452,9 @@ def status(start: str | None = None) -> Status:
     if project is None or project.settings is None:
         return Status(cwd, None, None, (), None, None, "no-project",
                       "no venvsel settings in this directory or its parents", None, active, None,
-                      None, "No project settings: `venvsel activate` needs --need or an ENV here "
-                      "(`venvsel use --need ...` records them).")
+                      None, "No project settings: `venvsel activate` with no ENV or --need takes "
+                      "the best env found (`venvsel use --need ...` records what this project "
+                      "needs).")
     s = project.settings
     wanted = " and ".join([*s.needs, *([f"python{s.python}"] if s.python else [])]) or "(none)"
     path = project.env_path()
