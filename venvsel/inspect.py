@@ -181,7 +181,8 @@ def _metadata_name_version(head: bytes) -> tuple[str | None, str | None]:
     return name, version
 
 
-def _read_metadata(path: str) -> tuple[str | None, str | None]:
+def read_metadata(path: str) -> tuple[str | None, str | None]:
+    """(Name, Version) from a METADATA / PKG-INFO file's headers; (None, None) if unreadable."""
     # Name and Version sit in the first lines; a long License header can push them down.
     for limit in (2048, 65536):
         head = _read_head(path, limit)
@@ -215,7 +216,7 @@ def _distributions(site_packages: tuple[str, ...]) -> dict[str, str]:
                 meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
             else:
                 continue
-            name, version = _read_metadata(meta)
+            name, version = read_metadata(meta)
             if not name or not version:
                 dir_name, dir_version = _from_dir_name(entry, suffix)
                 name, version = name or dir_name, version or dir_version
@@ -362,4 +363,4 @@ def inspect_env(env: Env) -> StaticInfo:
     )
 
 
-__all__ = ["canonicalize", "inspect_env"]
+__all__ = ["canonicalize", "inspect_env", "read_metadata"]

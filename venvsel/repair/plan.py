@@ -26,6 +26,7 @@ from typing import Literal
 
 from .. import proc
 from ..errors import UsageError
+from ..inspect import read_metadata
 from ..model import Env, StaticInfo
 from .backend import FAMILY, LLAMA, Backend, FamilyPins, is_follower
 from .diagnose import Diagnosis
@@ -187,25 +188,6 @@ class Installed:
     egg: bool = False  # a legacy .egg-info / .egg-link install
 
 
-def _metadata(path: str) -> tuple[str | None, str | None]:
-    name = version = None
-    try:
-        with open(path, "rb") as f:
-            for raw in f.read(64 * 1024).decode("utf-8", "replace").splitlines():
-                if not raw.strip():
-                    break  # the headers end at the first blank line
-                key, sep, value = raw.partition(":")
-                if not sep:
-                    continue
-                if key.strip().lower() == "name" and name is None:
-                    name = value.strip()
-                elif key.strip().lower() == "version" and version is None:
-                    version = value.strip()
-    except OSError:
-        pass
-    return name, version
-
-
 def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
     """Every distribution in the env's own site-packages, with its ``direct_url.json``."""
     from packaging.utils import canonicalize_name
@@ -219,7 +201,7 @@ def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
         for entry in entries:
             full = os.path.join(sp, entry)
             if entry.endswith(".dist-info"):
-                name, version = _metadata(os.path.join(full, "METADATA"))
+                name, version = read_metadata(os.path.join(full, "METADATA"))
                 if not name or not version:
                     continue
                 direct = None
@@ -231,7 +213,7 @@ def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
                                  Installed(canonicalize_name(name), version, direct))
             elif entry.endswith(".egg-info"):
                 meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
-                name, version = _metadata(meta)
+                name, version = read_metadata(meta)
                 if name and version:
                     found.setdefault(canonicalize_name(name),
                                      Installed(canonicalize_name(name), version, egg=True))
