@@ -188,16 +188,21 @@ class Installed:
     egg: bool = False  # a legacy .egg-info / .egg-link install
 
 
+def _sorted_entries(path: str) -> list[str]:
+    """A site-packages dir's entries, sorted; none when it cannot be listed."""
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
 def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
     """Every distribution in the env's own site-packages, with its ``direct_url.json``."""
     from packaging.utils import canonicalize_name
 
     found: dict[str, Installed] = {}
     for sp in site_packages:
-        try:
-            entries = sorted(os.listdir(sp))
-        except OSError:
-            continue
+        entries = _sorted_entries(sp)
         for entry in entries:
             full = os.path.join(sp, entry)
             if entry.endswith(".dist-info"):
@@ -247,10 +252,7 @@ def user_pth_files(site_packages: tuple[str, ...]) -> list[str]:
     owned: set[str] = set()
     found: list[str] = []
     for sp in site_packages:
-        try:
-            entries = sorted(os.listdir(sp))
-        except OSError:
-            continue
+        entries = _sorted_entries(sp)
         for entry in entries:
             if entry.endswith(".dist-info"):
                 record = os.path.join(sp, entry, "RECORD")

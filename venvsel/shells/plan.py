@@ -359,6 +359,12 @@ def _foreign_active(environ: Mapping[str, str]) -> bool:
     return bool(_get(environ, "VIRTUAL_ENV") or _get(environ, "CONDA_PREFIX"))
 
 
+def _foreign_venv(environ: Mapping[str, str]) -> bool:
+    """A venv/virtualenv env activated by its own script (not by venvsel) is active."""
+    venv_active = _get(environ, "VIRTUAL_ENV")
+    return bool(venv_active) and venv_active != _get(environ, STATE_ENV)
+
+
 def foreign_entries(environ: Mapping[str, str], os_name: str | None = None) -> tuple[str, ...]:
     """The PATH dirs of the env another tool left active (none when venvsel's state is on)."""
     if _get(environ, STATE_ENV) is not None:
@@ -499,8 +505,7 @@ def build_plan(
 
     base = base_state(environ, os_name)
     ops: list[Op] = []
-    venv_active = _get(environ, "VIRTUAL_ENV")
-    if venv_active and venv_active != _get(environ, STATE_ENV):
+    if _foreign_venv(environ):
         ops.append(DeactivateForeign())
 
     # The saved state: what deactivate will restore.
@@ -535,8 +540,7 @@ def build_deactivate_plan(
     _check_environ(environ)
     base = base_state(environ, os_name)
     ops: list[Op] = []
-    venv_active = _get(environ, "VIRTUAL_ENV")
-    if venv_active and venv_active != _get(environ, STATE_ENV):
+    if _foreign_venv(environ):
         ops.append(DeactivateForeign())
     if _get(environ, STATE_ENV) is None:  # another tool's env: save what remains of PATH
         ops += _save_ops(environ, base, sep, os_name)
