@@ -352,7 +352,7 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
                        n_gpu_layers=n_gpu_layers, params=params)
     result = do_bench(req, progress=json_out != "-")
     bench_report.write_outputs(result, json_out=json_out, markdown=markdown, plot=plot,
-                               stdout=click.get_text_stream("stdout"))
+                               stdout=sys.stdout)
     bench_report.raise_for(result)
 
 
