@@ -1,6 +1,8 @@
 """Shared fixtures. Every test runs with venvsel's cache, config and log dirs and HOME in a
 temporary folder (so tests never touch the user's real state and never see the machine's
-pyenv/conda installs unless a test points at them), and with no env active."""
+pyenv/conda installs unless a test points at them), with no env active, and with
+PYTHONWARNINGS=error::DeprecationWarning for the processes it starts (third-party tools get
+``envs.tool_env()``, which drops it)."""
 
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ def isolated(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monke
     monkeypatch.setenv("VENVSEL_CONFIG_DIR", str(base / "config"))
     monkeypatch.setenv("VENVSEL_LOG_DIR", str(base / "log"))
     monkeypatch.setenv("PIP_CACHE_DIR", envs.PIP_CACHE_DIR)
+    # A DeprecationWarning from any dependency fails the venvsel processes the tests start, as
+    # pytest's filterwarnings=error does in-process (venvsel drops it for its own children).
+    monkeypatch.setenv("PYTHONWARNINGS", envs.VENVSEL_WARNINGS)
     return base
 
 
@@ -69,8 +74,10 @@ def seed_project() -> Path:
 
 @pytest.fixture(scope="session")
 def bare_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A plain virtualenv made from the running interpreter (read-only for tests)."""
-    return envs.create_env(envs.EnvSpec("bare"), tmp_path_factory.mktemp("bare") / "venv")
+    """A plain virtualenv (read-only for tests), made from the interpreter the machine's torch
+    wheels are for: the running one, except in ``test.sh --lowest`` (see envs.WHEEL_PYTHON)."""
+    spec = envs.EnvSpec("bare", python=envs.WHEEL_PYTHON)
+    return envs.create_env(spec, tmp_path_factory.mktemp("bare") / "venv")
 
 
 @pytest.fixture

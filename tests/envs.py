@@ -30,6 +30,18 @@ PYENV_ROOT = Path(os.environ.get("PYENV_ROOT") or REAL_HOME / ".pyenv")
 PIP_CACHE_DIR = os.environ.get("PIP_CACHE_DIR") or str(REAL_HOME / ".cache" / "pip")
 CACHE_ROOT = Path(os.environ.get("VENVSEL_TEST_CACHE") or REAL_HOME / ".cache" / "venvsel-tests")
 
+def _wheel_python() -> str:
+    """The interpreter this machine's local torch wheels are built for (cp311): the running
+    one when it is 3.11, else pyenv's 3.11 (``test.sh --lowest`` runs venvsel on 3.9)."""
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = sorted((PYENV_ROOT / "versions").glob("3.11*/bin/python3.11"))
+    return str(found[-1]) if found else sys.executable
+
+
+# Target envs that repair tests plan torch for are made from this interpreter.
+WHEEL_PYTHON = _wheel_python()
+
 # Versions pinned so the cache key (and what the tests assert) is stable.
 TORCH_CPU = "torch==2.13.0"  # the CPU build that lies on this machine's disk
 TORCH_CUDA = "torch==2.14.1"  # resolves to the multi-GB CUDA build (no driver here)
@@ -79,11 +91,21 @@ def _run(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
         )
 
 
+# The warning filter the tests give venvsel's own processes (tests/conftest.py); the
+# third-party tools that build test envs (virtualenv, pip, uv, ...) run without it.
+VENVSEL_WARNINGS = "error::DeprecationWarning"
+
+
+def tool_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a third-party tool a test runs: no venvsel-only settings, no
+    active env, no PYTHONPATH/PYTHONHOME, no warning filter of ours."""
+    drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONWARNINGS")
+    return {k: v for k, v in (os.environ if base is None else base).items() if k not in drop}
+
+
 def create_env(spec: EnvSpec, dest: Path) -> Path:
     """Create the env described by ``spec`` at ``dest`` (no caching): a real env on disk."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-    }
+    env = tool_env()
     env["PIP_CACHE_DIR"] = PIP_CACHE_DIR
     env["HOME"] = str(REAL_HOME)
     env.update(dict(spec.extra_env))

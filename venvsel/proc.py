@@ -21,7 +21,8 @@ from .log import debug
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_OUTPUT_CAP = 4 * 1024 * 1024  # bytes kept per stream; the rest is drained and dropped
 
-# Variables that make a child interpreter load the wrong code or the wrong stdlib.
+# Variables that make a child interpreter load the wrong code or the wrong stdlib, or (a
+# user's PYTHONWARNINGS=error) turn a harmless warning in torch's import into a false "broken".
 PYTHON_LEAKS = (
     "PYTHONPATH",
     "PYTHONHOME",
@@ -30,6 +31,7 @@ PYTHON_LEAKS = (
     "__PYVENV_LAUNCHER__",
     "PYTHONUSERBASE",
     "PYTHONSAFEPATH",
+    "PYTHONWARNINGS",
 )
 
 IS_WINDOWS = sys.platform == "win32"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import envs
 from tests.conftest import run_venvsel
 from venvsel.cache import Cache, CacheEntry, env_fingerprint, new_entry
 from venvsel.model import Env, ProbeResult, StaticInfo
@@ -28,7 +29,8 @@ def as_env(path: Path) -> Env:
 
 def pip(env: Env, *args: str) -> None:
     subprocess.run([env.interpreter or "", "-m", "pip", *args, "-q",
-                    "--disable-pip-version-check"], check=True, capture_output=True)
+                    "--disable-pip-version-check"], check=True, capture_output=True,
+                   env=envs.tool_env())
 
 
 def test_pip_install_makes_only_that_env_stale(make_env) -> None:  # type: ignore[no-untyped-def]

@@ -313,7 +313,7 @@ def test_rebuild_a_broken_env_with_python(tmp_path: Path) -> None:
     env = envs.make_manual_env(base_link / "bin" / real_base.name, tmp_path / "proj" / ".venv")
     for argv in (["-m", "ensurepip"], ["-m", "pip", "install", "-q", "six", "idna"]):
         subprocess.run([str(env / "bin" / "python"), *argv], check=True, capture_output=True,
-                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+                       env=envs.tool_env())
     site = next(env.glob("lib/python*/site-packages"))
     (tmp_path / "libs").mkdir()
     (site / "team-libs.pth").write_text(str(tmp_path / "libs") + "\n")  # the user's own

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import envs
 from venvsel import machine as mach
 from venvsel.errors import UsageError
 from venvsel.machine import (
@@ -555,7 +556,8 @@ def test_nvml_without_a_driver_falls_back_cleanly(tmp_path: Path) -> None:
     """nvidia-ml-py installed on a machine without NVML: its failure is handled, not raised."""
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "--target", str(target), "nvidia-ml-py"], check=True, timeout=300)
+                    "--target", str(target), "nvidia-ml-py"], check=True, timeout=300,
+                   env=envs.tool_env())
     code = textwrap.dedent("""\
         import json, sys, pynvml
         from venvsel import machine

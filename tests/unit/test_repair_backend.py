@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.envs import WHEEL_PYTHON
 from venvsel.errors import UsageError
 from venvsel.model import Gpu, Machine
 from venvsel.repair.backend import (
@@ -188,15 +189,15 @@ def test_a_source_without_torch_is_a_usage_error() -> None:
 
 
 def test_list_versions_from_the_local_index_with_real_pip() -> None:
-    listing = list_versions([(sys.executable, None)], Source(index_url=LOCAL_INDEX))
+    listing = list_versions([(WHEEL_PYTHON, None)], Source(index_url=LOCAL_INDEX))
     assert listing.versions is not None and "2.14.1" in listing.versions
 
 
 def test_list_versions_sees_only_the_chosen_source() -> None:
     # /opt/wheels is in this machine's pip configuration; a strict listing must not see it
-    listing = list_versions([(sys.executable, None)], Source(index_url=LOCAL_INDEX))
+    listing = list_versions([(WHEEL_PYTHON, None)], Source(index_url=LOCAL_INDEX))
     assert listing.versions is not None and "2.13.0+cpu" not in listing.versions
-    listing = list_versions([(sys.executable, None)], Source(find_links=WHEELS))
+    listing = list_versions([(WHEEL_PYTHON, None)], Source(find_links=WHEELS))
     assert listing.versions == ("2.13.0+cpu",)
 
 
@@ -214,7 +215,7 @@ def test_list_versions_unreachable_index_is_unknown_not_empty() -> None:
 
 def test_list_versions_moves_on_from_an_interpreter_without_pip(tmp_path: Path) -> None:
     missing = str(tmp_path / "no-such-python")
-    listing = list_versions([(missing, None), (sys.executable, None)], Source(find_links=WHEELS))
+    listing = list_versions([(missing, None), (WHEEL_PYTHON, None)], Source(find_links=WHEELS))
     assert listing.versions == ("2.13.0+cpu",)
 
 

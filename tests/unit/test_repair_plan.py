@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests import envs
+from tests.envs import WHEEL_PYTHON
 from venvsel.discover import env_from_path
 from venvsel.errors import UsageError
 from venvsel.inspect import inspect_env
@@ -143,7 +144,7 @@ def test_in_place_plan_for_an_env_without_torch(bare_env: Path) -> None:
 
 
 def test_pipless_env_gets_ensurepip_first(make_env: Any) -> None:
-    env = make_env("nopip", creator="venv")
+    env = make_env("nopip", creator="venv", python=WHEEL_PYTHON)
     plan, _ = _plan(env, choose_backend(NO_GPU, "cpu", find_links=WHEELS), installer="pip")
     assert [s.key for s in plan.steps][:2] == ["snapshot", "ensurepip"]
     assert plan.steps[1].argv == (str(env / "bin" / "python"), "-m", "ensurepip", "--default-pip")
@@ -157,8 +158,8 @@ def test_uv_installer_needs_uv_on_path(bare_env: Path, monkeypatch: pytest.Monke
 
 def test_rebuild_plan_for_a_broken_env(tmp_path: Path) -> None:
     base_link = tmp_path / "basepy"
-    os.symlink(Path(sys.executable).resolve().parent.parent, base_link)
-    exe = base_link / "bin" / Path(sys.executable).resolve().name
+    os.symlink(Path(WHEEL_PYTHON).resolve().parent.parent, base_link)
+    exe = base_link / "bin" / Path(WHEEL_PYTHON).resolve().name
     env_dir = envs.make_manual_env(exe, tmp_path / "proj" / ".venv")
     site = site_of(env_dir)
     dist(site, "six", "1.17.0")
@@ -174,7 +175,7 @@ def test_rebuild_plan_for_a_broken_env(tmp_path: Path) -> None:
     backend = choose_backend(NO_GPU, "cpu", find_links=WHEELS)
     with pytest.raises(UsageError, match="--python"):
         _plan(env_dir, backend)
-    plan, d = _plan(env_dir, backend, python=sys.executable)
+    plan, d = _plan(env_dir, backend, python=WHEEL_PYTHON)
     assert d.rebuild_needed and plan.mode == "rebuild"
     assert plan.reason.startswith("the env is broken: interpreter gone")
     assert [s.key for s in plan.steps] == ["move", "create", "install-others", "copy-pth",
@@ -183,7 +184,7 @@ def test_rebuild_plan_for_a_broken_env(tmp_path: Path) -> None:
     real = os.path.realpath(env_dir)
     assert plan.steps[0].command() == shlex.join(["mv", real, plan.backup_path])
     assert plan.steps[1].argv == (sys.executable, "-m", "virtualenv", "--no-periodic-update",
-                                  "-p", sys.executable, real)
+                                  "-p", WHEEL_PYTHON, real)
     assert plan.packages == ("setuptools==80.0.0", "six==1.17.0")
     req_path, text = plan.files[0]
     assert plan.steps[2].argv[-3:] == ("--no-deps", "-r", req_path)
@@ -251,6 +252,6 @@ def test_nothing_to_do_is_a_plan_without_steps(bare_env: Path) -> None:
 
 def test_python_option_means_a_rebuild(bare_env: Path) -> None:
     plan, _ = _plan(bare_env, choose_backend(NO_GPU, "cpu", find_links=WHEELS),
-                    python=sys.executable)
+                    python=WHEEL_PYTHON)
     assert plan.mode == "rebuild" and plan.reason.startswith("a fresh env from --python")
-    assert plan.base_python == sys.executable
+    assert plan.base_python == WHEEL_PYTHON
