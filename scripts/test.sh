@@ -68,6 +68,10 @@ fi
 
 need_apt=()
 for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need_apt+=("$sh"); done
+# A real Slurm for the fleet and job-guard tests (tests/slurm.py starts and stops it).
+for tool in slurmctld:slurmctld slurmd:slurmd srun:slurm-client munged:munge; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

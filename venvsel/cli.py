@@ -662,6 +662,107 @@ def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: s
         click.echo(f"Transcript: {out.log_path}")
 
 
+# ---- fleet (Slurm helper) ------------------------------------------------------------------
+
+@cli.group()
+def fleet() -> None:
+    """Run `venvsel doctor` or `scan` on every node of a Slurm cluster through one srun step
+    (one task per node) and merge what the nodes say into one view.
+
+    \b
+    Examples:
+      venvsel fleet doctor --nodes 4 --partition gpu --gpus-per-node 1
+      venvsel fleet doctor --nodelist 'gpu[01-08]' --json > fleet.json
+      venvsel fleet scan -N 2 --root ~/proj -- --account=ml --exclusive
+    """
+
+
+def fleet_options(f: F) -> F:
+    for opt in reversed([
+        click.option("--nodes", "-N", metavar="N[-M]", default=None,
+                     help="srun --nodes: how many nodes (one task each)."),
+        click.option("--partition", "-p", default=None, help="srun --partition."),
+        click.option("--nodelist", "-w", metavar="LIST", default=None,
+                     help="srun --nodelist, e.g. 'gpu[01-04]'."),
+        click.option("--gpus-per-node", metavar="[TYPE:]N", default=None,
+                     help="srun --gpus-per-node: on clusters that fence GPUs per job, a task "
+                     "sees only the GPUs it was given."),
+        click.option("--root", "roots", multiple=True, type=click.Path(),
+                     help="Where each node looks for project envs (default: the current "
+                     "directory). Repeatable."),
+        click.option("--node-timeout", type=click.FloatRange(1), default=300, show_default=True,
+                     help="Seconds one node may take; a node past it is a row with the reason."),
+        click.option("--queue-timeout", type=click.FloatRange(1), default=60, show_default=True,
+                     help="Seconds to wait for the nodes to be free (srun --immediate)."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=None,
+                     help="Seconds one live probe may take on a node (default 30)."),
+        click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again."),
+        click.option("--venvsel", "venvsel_cmd", metavar="CMD", default=None,
+                     help="How a node starts venvsel (default: this python -m venvsel)."),
+        json_option,
+        click.argument("srun_args", nargs=-1, type=click.UNPROCESSED),
+    ]):
+        f = opt(f)
+    return f
+
+
+def _fleet(command: str, srun_args: tuple[str, ...], roots: tuple[str, ...],
+           venvsel_cmd: str | None, as_json: bool, **kw: Any) -> None:
+    from .fleet import FleetRequest, fleet_text, parse_venvsel
+    from .fleet import fleet as do_fleet
+
+    report = do_fleet(FleetRequest(command=command, roots=roots, srun_args=srun_args,
+                                   venvsel=parse_venvsel(venvsel_cmd), **kw))
+    if as_json:
+        from .render import emit_json
+
+        emit_json(f"fleet {command}", report)
+    else:
+        fleet_text(report)
+    if report.exit_code:
+        raise click.exceptions.Exit(report.exit_code)
+
+
+@fleet.command("doctor", context_settings={"ignore_unknown_options": True})
+@fleet_options
+def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
+                 nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],
+                 node_timeout: float, queue_timeout: float, timeout: float | None,
+                 refresh: bool, venvsel_cmd: str | None, as_json: bool) -> None:
+    """`venvsel doctor` on every node (one srun step, one task per node), merged: per node
+    the driver, the newest CUDA it runs and its GPUs; per env (by path) the nodes where it
+    runs CUDA and why not on the others. Arguments after `--` go to srun verbatim. Exit 1
+    when a node fails or an env fails on a node where it should work; 3 when srun ran nothing.
+
+    \b
+    Examples:
+      venvsel fleet doctor -N 4 -p gpu --gpus-per-node 1
+      venvsel fleet doctor -w 'gpu[01-02]' --json | jq '.data.envs[] | {label, cuda_on}'
+      venvsel fleet doctor -N 2 -- --account=ml --qos=debug
+    """
+    _fleet("doctor", srun_args, roots, venvsel_cmd, as_json, nodes=nodes, partition=partition,
+           nodelist=nodelist, gpus_per_node=gpus_per_node, node_timeout=node_timeout,
+           queue_timeout=queue_timeout, probe_timeout=timeout, refresh=refresh)
+
+
+@fleet.command("scan", context_settings={"ignore_unknown_options": True})
+@fleet_options
+def fleet_scan(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
+               nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],
+               node_timeout: float, queue_timeout: float, timeout: float | None,
+               refresh: bool, venvsel_cmd: str | None, as_json: bool) -> None:
+    """`venvsel scan` on every node (one srun step, one task per node), merged like
+    `fleet doctor`. Arguments after `--` go to srun verbatim.
+
+    \b
+    Examples:
+      venvsel fleet scan -N 2 --root ~/proj
+    """
+    _fleet("scan", srun_args, roots, venvsel_cmd, as_json, nodes=nodes, partition=partition,
+           nodelist=nodelist, gpus_per_node=gpus_per_node, node_timeout=node_timeout,
+           queue_timeout=queue_timeout, probe_timeout=timeout, refresh=refresh)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: the one place errors become messages and exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or bool(
