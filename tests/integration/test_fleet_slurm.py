@@ -153,6 +153,23 @@ def test_fleet_node_that_hangs_is_a_row_with_the_reason(slurm_cluster: slurm.Clu
     assert _no_job_named(slurm_cluster, job_name)
 
 
+def test_fleet_node_whose_venvsel_fails(slurm_cluster: slurm.Cluster, tmp_path: Path) -> None:
+    broken = tmp_path / "venvsel-broken-on-n2"
+    broken.write_text(
+        "#!/bin/sh\n"
+        'if [ "$SLURMD_NODENAME" = n2 ]; then echo "venvsel: no python here" >&2; exit 3; fi\n'
+        f'exec "{sys.executable}" -m venvsel "$@"\n'
+    )
+    broken.chmod(0o755)
+    res, _, _ = _fleet(slurm_cluster, "scan", "-w", "n1,n2", "--venvsel", str(broken),
+                       "--json", cwd=tmp_path)
+    assert res.returncode == 1, res.stdout + res.stderr
+    nodes = _by(json.loads(res.stdout)["data"]["nodes"], "node")
+    assert nodes["n1"]["ok"] and not nodes["n2"]["ok"]
+    assert nodes["n2"]["reason"] == "venvsel scan exited with status 3: venvsel: no python here"
+    assert nodes["n2"]["exit_code"] == 3
+
+
 def test_fleet_when_srun_cannot_run_the_step(slurm_cluster: slurm.Cluster,
                                              tmp_path: Path) -> None:
     res, _, _ = _fleet(slurm_cluster, "scan", "-N", "1", "-p", "nosuchpartition", "--json",
