@@ -22,6 +22,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import sys
 import time
 import uuid
@@ -29,11 +30,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from . import proc
+from .errors import UsageError
 from .model import EnvRecord, Gpu, Machine, Need
+from .paths import cache_dir
+from .render import table
+from .select import NO, YES, check
 
 MARK = "#venvsel-fleet"
+NODE_CACHE_VAR = "VENVSEL_FLEET_CACHE"
 # The task's wrapper: who am I, run venvsel, how did it end. POSIX sh exists on every node.
+# Each node keeps its own cache under $VENVSEL_FLEET_CACHE: nodes share a home, and one
+# cache entry per env holds one machine's answers, so a shared cache would make every node
+# probe every env again on every run (and spoil the login node's warm cache).
 TASK_SCRIPT = (
+    f'if [ -n "${NODE_CACHE_VAR}" ]; then '
+    f'VENVSEL_CACHE_DIR="${NODE_CACHE_VAR}/${{SLURMD_NODENAME:-$(uname -n)}}"; '
+    "export VENVSEL_CACHE_DIR; fi; "
     f'echo "{MARK} node=${{SLURMD_NODENAME:-?}} host=$(uname -n)"; '
     f'"$@"; rc=$?; echo "{MARK} exit=$rc"; exit $rc'
 )
@@ -72,6 +85,7 @@ class NodeReport:
     exit_code: int | None = None  # venvsel's exit status on the node; None: did not finish
     machine: Machine | None = None
     envs: int = 0  # how many envs the node found
+    probed: int | None = None  # envs probed live in this run (scan says; None: not told)
 
     @property
     def driver(self) -> str | None:
@@ -248,7 +262,9 @@ def _parse_node(t: _Task, name: str) -> tuple[NodeReport, list[EnvRecord]]:
         err = _tail(t.err)
         return NodeReport(name, t.host, False, f"{why}{': ' + err if err else ''}", t.task,
                           t.exit_code), []
-    return NodeReport(name, t.host, True, "", t.task, t.exit_code, machine, len(records)), records
+    probed = data.get("probed") if isinstance(data.get("probed"), int) else None
+    return NodeReport(name, t.host, True, "", t.task, t.exit_code, machine, len(records),
+                      probed), records
 
 
 def _unfinished_reason(t: _Task, srun_why: dict[str, str], gave_up: float | None,
@@ -326,8 +342,6 @@ def merge(req: FleetRequest, stdout: str, stderr: str, *, gave_up: float | None 
 
 def _merge_envs(nodes: Sequence[NodeReport],
                 per_node: dict[str, list[EnvRecord]]) -> list[FleetEnv]:
-    from .select import NO, YES, check
-
     cuda = Need("cuda")
     seen: dict[str, dict[str, Any]] = {}
     answered = [r.node for r in nodes if r.ok]
@@ -359,8 +373,6 @@ def _merge_envs(nodes: Sequence[NodeReport],
 
 def expand_nodelist(nodelist: str) -> list[str]:
     """``n[1-3],gpu7`` → the node names, as Slurm expands them (scontrol show hostnames)."""
-    from . import proc
-
     try:
         res = proc.run(["scontrol", "show", "hostnames", nodelist], timeout=15)
     except OSError:
@@ -372,11 +384,6 @@ def expand_nodelist(nodelist: str) -> list[str]:
 
 def fleet(req: FleetRequest) -> FleetReport:
     """Run the step, wait (bounded), merge. Never raises for what a node did."""
-    import shutil
-
-    from . import proc
-    from .errors import UsageError
-
     if req.command not in COMMANDS:
         raise UsageError(f"unknown fleet command {req.command!r}")
     if shutil.which("srun") is None:
@@ -389,7 +396,8 @@ def fleet(req: FleetRequest) -> FleetReport:
     argv = srun_argv(req, job_name, allocation=allocation)
     budget = (0.0 if allocation else req.queue_timeout) + req.node_timeout + GRACE_S
     start = time.monotonic()
-    res = proc.run(argv, timeout=budget, output_cap=OUTPUT_CAP)
+    env = proc.clean_env(drop=(), extra={NODE_CACHE_VAR: str(cache_dir() / "fleet-nodes")})
+    res = proc.run(argv, timeout=budget, output_cap=OUTPUT_CAP, env=env)
     if res.timed_out and not allocation:
         # srun was killed outright: the job would live on until its time limit.
         proc.run(["scancel", f"--name={job_name}"], timeout=15)
@@ -472,8 +480,6 @@ def _why_not(e: FleetEnv) -> list[str]:
 
 
 def fleet_text(report: FleetReport, out: TextIO | None = None) -> None:
-    from .render import table
-
     out = out or sys.stdout
     ok = sum(1 for r in report.nodes if r.ok)
     out.write(f"venvsel fleet {report.command}: {ok} of {len(report.nodes)} nodes answered "

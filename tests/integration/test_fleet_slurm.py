@@ -194,6 +194,17 @@ def test_fleet_scan_one_node(slurm_cluster: slurm.Cluster, bare_env: Path,
     assert env["nodes"][0]["node"] == "n1" and env["torch"] is None
 
 
+def test_fleet_nodes_keep_their_own_warm_cache(slurm_cluster: slurm.Cluster, bare_env: Path,
+                                               tmp_path: Path) -> None:
+    # n1 and n2 see different machines (n2 has a driver). With one shared cache each run
+    # would overwrite the other node's answers and every env would be probed again.
+    args = ("scan", "-w", "n1,n2", "--root", str(bare_env.parent), "--json")
+    first = json.loads(_fleet(slurm_cluster, *args, cwd=tmp_path)[0].stdout)["data"]
+    assert all(n["probed"] and n["probed"] >= 1 for n in first["nodes"]), first["nodes"]
+    again = json.loads(_fleet(slurm_cluster, *args, cwd=tmp_path)[0].stdout)["data"]
+    assert [(n["node"], n["probed"]) for n in again["nodes"]] == [("n1", 0), ("n2", 0)]
+
+
 # --------------------------------------------------------------------------- job guard
 
 
