@@ -4,8 +4,8 @@ One ``srun`` step runs one task per node; each task runs ``venvsel doctor --json
 ``scan --json``) on its node. srun's ``--label`` prefixes every line of every task's output
 with the task number, so the outputs come back separated through srun itself (no shared
 temp dir needed). A tiny ``sh`` wrapper around each task prints the Slurm node name and the
-host first and venvsel's exit status last, so a task that never finished is told apart from
-one that failed.
+host first, then venvsel's output base64-encoded (srun cuts long lines), and venvsel's exit
+status last, so a task that never finished is told apart from one that failed.
 
 Nothing here waits forever: srun gets ``--time`` (Slurm's own limit on the step),
 ``--wait`` (once one node is done, the others get that long) and, outside an allocation,
@@ -16,6 +16,7 @@ Every node that did not answer is a row with the reason.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -39,7 +40,10 @@ from .select import NO, YES, check
 
 MARK = "#venvsel-fleet"
 NODE_CACHE_VAR = "VENVSEL_FLEET_CACHE"
-# The task's wrapper: who am I, run venvsel, how did it end. POSIX sh exists on every node.
+# The task's wrapper: who am I, run venvsel, how did it end. POSIX sh and coreutils exist on
+# every node. venvsel's JSON travels base64-encoded: srun --label cuts lines at 1024 bytes
+# (each piece labelled on a line of its own), which would break a long JSON string; base64
+# lines are 76 characters.
 # Each node keeps its own cache under $VENVSEL_FLEET_CACHE: nodes share a home, and one
 # cache entry per env holds one machine's answers, so a shared cache would make every node
 # probe every env again on every run (and spoil the login node's warm cache).
@@ -48,7 +52,9 @@ TASK_SCRIPT = (
     f'VENVSEL_CACHE_DIR="${NODE_CACHE_VAR}/${{SLURMD_NODENAME:-$(uname -n)}}"; '
     "export VENVSEL_CACHE_DIR; fi; "
     f'echo "{MARK} node=${{SLURMD_NODENAME:-?}} host=$(uname -n)"; '
-    f'"$@"; rc=$?; echo "{MARK} exit=$rc"; exit $rc'
+    'out=$(mktemp) || exit 70; trap \'rm -f "$out"\' EXIT; trap "exit 143" TERM HUP INT; '
+    '"$@" >"$out"; rc=$?; base64 <"$out"; '
+    f'echo "{MARK} exit=$rc"; exit $rc'
 )
 GRACE_S = 15.0  # venvsel's own timeout on srun: the step's limits plus this much
 OUTPUT_CAP = 256 * 1024 * 1024  # every node's JSON comes back through srun's stdout
@@ -252,7 +258,11 @@ def _torch_cell(rec: EnvRecord) -> str | None:
 
 def _parse_node(t: _Task, name: str) -> tuple[NodeReport, list[EnvRecord]]:
     """A finished task's JSON → the node's row and its env records."""
-    text = "\n".join(t.out).strip()
+    try:
+        text = base64.b64decode("".join(ln.strip() for ln in t.out), validate=True).decode(
+            "utf-8", "replace").strip()
+    except ValueError:  # binascii.Error: cut short
+        text = "\n".join(t.out)
     try:
         data = json.loads(text)["data"]
         machine = Machine.from_json(data["machine"])

@@ -194,6 +194,22 @@ def test_fleet_scan_one_node(slurm_cluster: slurm.Cluster, bare_env: Path,
     assert env["nodes"][0]["node"] == "n1" and env["torch"] is None
 
 
+def test_fleet_answer_with_lines_longer_than_srun_passes_whole(
+        slurm_cluster: slurm.Cluster, tmp_path: Path) -> None:
+    # srun --label cuts output lines at 1024 bytes; an env path longer than that is one JSON
+    # string in the node's answer, and must still arrive intact.
+    deep = tmp_path.joinpath(*(f"{i}-" + "d" * 200 for i in range(6)))
+    deep.mkdir(parents=True)
+    env = envs.create_env(envs.EnvSpec("deep", creator="venv"), deep / "venv")
+    assert len(str(env)) > 1100
+    res, _, _ = _fleet(slurm_cluster, "scan", "-w", "n1", "--root", str(deep), "--json",
+                       cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    data = json.loads(res.stdout)["data"]
+    assert data["nodes"][0]["ok"], data["nodes"]
+    assert os.path.realpath(env) in {e["path"] for e in data["envs"]}
+
+
 def test_fleet_nodes_keep_their_own_warm_cache(slurm_cluster: slurm.Cluster, bare_env: Path,
                                                tmp_path: Path) -> None:
     # n1 and n2 see different machines (n2 has a driver). With one shared cache each run
@@ -211,7 +227,7 @@ def test_fleet_nodes_keep_their_own_warm_cache(slurm_cluster: slurm.Cluster, bar
 @pytest.fixture(scope="module")
 def cpu_env() -> Path:
     """A CPU-only torch env with venvsel installed in it (for `venvsel.require`)."""
-    return envs.cached_env(envs.EnvSpec("slurm-guard-cpu",
+    return envs.cached_env(envs.EnvSpec("slurm-guard-cpu", python=envs.WHEEL_PYTHON,
                                         packages=(envs.TORCH_CPU, "-e", str(REPO))))
 
 

@@ -5,6 +5,7 @@ The lines below are srun's own formats, as Slurm 22.05 printed them on the test 
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 
@@ -49,10 +50,13 @@ def test_split_output_by_task_label() -> None:
 
 
 def _doctor_json(driver: str | None) -> list[str]:
+    """A node's answer as the task wrapper sends it: base64 lines (`base64` wraps at 76)."""
     machine = {"os": "Linux", "driver_version": driver, "cuda_driver": "13.0" if driver else None,
-               "gpus": [], "sources": [], "cuda_visible_devices": None, "notes": []}
-    return json.dumps({"venvsel": 1, "command": "doctor",
-                       "data": {"machine": machine, "records": []}}, indent=2).splitlines()
+               "gpus": [], "sources": [], "cuda_visible_devices": None, "notes": ["x" * 3000]}
+    text = json.dumps({"venvsel": 1, "command": "doctor",
+                       "data": {"machine": machine, "records": []}}, indent=2)
+    encoded = base64.b64encode(text.encode()).decode()
+    return [encoded[i:i + 76] for i in range(0, len(encoded), 76)]
 
 
 def test_merge_rows_for_failed_hung_and_missing_nodes() -> None:
@@ -70,6 +74,7 @@ def test_merge_rows_for_failed_hung_and_missing_nodes() -> None:
     rows = {r.node: r for r in nodes}
     assert [r.node for r in nodes] == ["n1", "n2", "n3", "n4"]
     assert rows["n1"].ok and rows["n1"].machine is not None and envs == []
+    assert rows["n1"].machine.notes == ("x" * 3000,)
     assert rows["n2"].reason == ("venvsel doctor exited with status 3: "
                                  "venvsel: the cache dir is not writable")
     assert rows["n3"].reason == ("no answer within 5 s (--node-timeout): srun stopped the "
