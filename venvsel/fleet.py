@@ -282,7 +282,7 @@ def _unfinished_reason(t: _Task, srun_why: dict[str, str], gave_up: float | None
     name = t.node or "?"
     said = srun_why.get(name) or _tail(t.err)
     if gave_up is not None:
-        base = f"no answer: venvsel stopped waiting after {gave_up:g} s and cancelled the step"
+        base = f"no answer: venvsel stopped waiting after {gave_up:g} s"
     else:
         base = f"no answer within {req.node_timeout:g} s (--node-timeout): srun stopped the task"
     return f"{base}{' (' + said + ')' if said else ''}"
@@ -409,7 +409,8 @@ def fleet(req: FleetRequest) -> FleetReport:
     env = proc.clean_env(drop=(), extra={NODE_CACHE_VAR: str(cache_dir() / "fleet-nodes")})
     res = proc.run(argv, timeout=budget, output_cap=OUTPUT_CAP, env=env)
     if res.timed_out and not allocation:
-        # srun was killed outright: the job would live on until its time limit.
+        # srun was killed outright: the job would live on until its time limit. (Inside an
+        # allocation the step's own --time ends it, and the allocation's end at the latest.)
         proc.run(["scancel", f"--name={job_name}"], timeout=15)
     duration = time.monotonic() - start
     stdout = res.stdout.decode("utf-8", "replace")
@@ -423,7 +424,7 @@ def fleet(req: FleetRequest) -> FleetReport:
         said = _tail([ln for ln in srun_lines if "error" in ln.lower()], 3) or _tail(
             srun_lines, 3)
         if res.timed_out:
-            error = f"srun started no task within {budget:g} s; the job was cancelled"
+            error = f"srun started no task within {budget:g} s"
         else:
             error = f"srun failed (exit status {res.returncode})"
         if said:
