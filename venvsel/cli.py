@@ -680,7 +680,8 @@ def fleet() -> None:
 def fleet_options(f: F) -> F:
     for opt in reversed([
         click.option("--nodes", "-N", metavar="N[-M]", default=None,
-                     help="srun --nodes: how many nodes (one task each)."),
+                     help="srun --nodes: how many nodes (one task each). Without it or "
+                     "--nodelist, srun's default: one node."),
         click.option("--partition", "-p", default=None, help="srun --partition."),
         click.option("--nodelist", "-w", metavar="LIST", default=None,
                      help="srun --nodelist, e.g. 'gpu[01-04]'."),

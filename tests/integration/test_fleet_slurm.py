@@ -286,6 +286,18 @@ def test_guarded_job_fails_in_a_cpu_env(slurm_cluster: slurm.Cluster, cpu_env: P
     assert "CPU-only torch build (2.13.0+cpu)" in out, out
     assert job["JobState"] == "FAILED" and job["ExitCode"] == "1:0", job
     assert not (tmp_path / "trained").exists()
+    # Pattern 3: the CLI checks the active env (venvsel need not be installed in it).
+    _, out, job = _sbatch(slurm_cluster, (
+        "#!/bin/bash\n"
+        "set -e\n"
+        f"source {cpu_env}/bin/activate\n"
+        "venvsel require --need cuda\n"
+        "python train.py\n"
+    ), tmp_path, "cli-require")
+    assert "does not satisfy cuda" in out and "CPU-only torch build (2.13.0+cpu)" in out, out
+    assert job["JobState"] == "FAILED" and job["ExitCode"] == "1:0", job
+    assert not (tmp_path / "trained").exists()
+
     # No accounting database (slurmdbd) here: plain sacct is disabled, but the job-completion
     # log (jobcomp/filetxt) has the record, and `sacct --completion` reads it.
     comp = slurm_cluster.jobcomp.read_text()
