@@ -163,6 +163,9 @@ def test_hostile_names_never_run_and_round_trip(
         lines = setup_lines(shell, expand)
         expected: list[tuple[str, dict[str, str], str]] = []  # (dump file, env, prompt)
         current = dict(runner.baseline)
+        prompt = "BP> "
+        # what deactivate comes back to: the env active before each activation (a stack)
+        stack: list[tuple[dict[str, str], str]] = []
         for i, (name, then_deactivate) in enumerate(steps):
             env_dir = make_env_dir(ex / str(i) / name)
             env = Env(path=str(env_dir), kind="venv", source="test")
@@ -177,18 +180,22 @@ def test_hostile_names_never_run_and_round_trip(
             stats["activations"] += 1
             code_file = ex / f"code{i}"
             code_file.write_bytes(os.fsencode(code))
+            if "VIRTUAL_ENV" in current:
+                stack.append((current, prompt))
             current = p.apply_to_environ(plan, current)
+            prompt = f"({name}) BP> "
             assert current["VIRTUAL_ENV"] == str(env_dir)
             dump = str(ex / f"dump{i}a")
             lines += [source_line(shell, str(code_file)), f"env -0 > {q(dump)}",
                       prompt_command(shell, dump + ".prompt")]
-            expected.append((dump, current, f"({name}) BP> "))
+            expected.append((dump, current, prompt))
             if then_deactivate:
-                current = dict(runner.baseline)
+                # exactly the env that was active before, or the start
+                current, prompt = stack.pop() if stack else (dict(runner.baseline), "BP> ")
                 dump = str(ex / f"dump{i}d")
                 lines += ["deactivate", f"env -0 > {q(dump)}",
                           prompt_command(shell, dump + ".prompt")]
-                expected.append((dump, current, "BP> "))
+                expected.append((dump, current, prompt))
         if not expected:
             return
         assert runner.run(lines) == b""
@@ -289,24 +296,56 @@ def test_activate_uses_the_env_and_deactivate_restores_exactly(
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-def test_activating_b_over_a_leaves_no_trace_of_a(
+def test_activating_b_over_a_then_deactivate_returns_to_a(
     shell: str, two_envs: tuple[Path, Path], cli_shell: tuple[Path, dict[str, str]]
 ) -> None:
+    """A stack, as with conda: B over A keeps A only in its saved frame; deactivate gives
+    back A byte for byte (and A's deactivate), deactivate again gives back the start."""
     a, b = two_envs
     tmp, environ = cli_shell
     out = run_script(shell, [
         "env -0 > before",
         activate_line(shell, str(a)),
+        "env -0 > with-a",
         activate_line(shell, str(b)),
         "python -c 'import sys; print(sys.prefix)'",
         "env -0 > during",
         "deactivate",
+        "env -0 > back-to-a",
+        "python -c 'import sys; print(sys.prefix)'",
+        "deactivate",
         "env -0 > after",
     ], environ, tmp)
-    assert out.strip() == str(b)
-    before, during, after = dumps(tmp, "before", "during", "after")
-    assert not [k for k, v in during.items() if str(a) in v]
+    assert out.split() == [str(b), str(a)]
+    before, with_a, during, back, after = dumps(
+        tmp, "before", "with-a", "during", "back-to-a", "after")
+    live = {k: v for k, v in during.items() if not k.startswith(p.FRAME_PREFIX)}
+    assert not [k for k, v in live.items() if str(a) in v]
     assert during["PATH"] == f"{b}/bin:{before['PATH']}"
+    assert during[p.DEPTH] == "1"
+    assert back == with_a
+    assert after == before
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_venvsel_deactivate_pops_the_stack_from_the_cli(
+    shell: str, two_envs: tuple[Path, Path], cli_shell: tuple[Path, dict[str, str]]
+) -> None:
+    a, b = two_envs
+    tmp, environ = cli_shell
+    run_script(shell, [
+        "env -0 > before",
+        activate_line(shell, str(a)),
+        "env -0 > with-a",
+        activate_line(shell, str(b)),
+        activate_line(shell, str(b)),  # the active env again: nothing more to pop
+        deactivate_cli_line(shell),
+        "env -0 > back-to-a",
+        deactivate_cli_line(shell),
+        "env -0 > after",
+    ], environ, tmp)
+    before, with_a, back, after = dumps(tmp, "before", "with-a", "back-to-a", "after")
+    assert back == with_a
     assert after == before
 
 
@@ -347,7 +386,9 @@ def test_shell_hook(
         "python -c 'import sys; print(sys.prefix)'",
         f"venvsel activate {q(str(b))}",
         "python -c 'import sys; print(sys.prefix)'",
-        "venvsel deactivate",
+        "venvsel deactivate",  # back to a (a stack, as with conda) ...
+        "python -c 'import sys; print(sys.prefix)'",
+        "venvsel deactivate",  # ... and then to the start
         "env -0 > after",
         # a refusal changes nothing and keeps venvsel's exit status
         f"venvsel activate {q(str(tmp / 'missing'))}; echo status=$"
@@ -356,9 +397,9 @@ def test_shell_hook(
     ], environ, tmp, stderr=f"venvsel: {tmp / 'missing'} does not exist\n"
                             "Run `venvsel scan` to list the envs.\n")
     lines = out.splitlines()
-    assert lines[:2] == [str(a), str(b)]
-    assert lines[2] == "status=2"
-    assert lines[3].startswith("venvsel")
+    assert lines[:3] == [str(a), str(b), str(a)]
+    assert lines[3] == "status=2"
+    assert lines[4].startswith("venvsel")
     before, after = dumps(tmp, "before", "after")
     assert after == before
 
@@ -367,8 +408,9 @@ def test_shell_hook(
 def test_an_env_activated_by_its_own_script_is_deactivated_first(
     shell: str, two_envs: tuple[Path, Path], cli_shell: tuple[Path, dict[str, str]]
 ) -> None:
-    """virtualenv's activate script (B), then venvsel (A): B is gone, its prompt restored,
-    and deactivate returns to the state before B."""
+    """virtualenv's activate script (B), then venvsel (A): B is gone, its prompt restored;
+    deactivate returns to B exactly as its script left it (environment and prompt), and
+    `venvsel deactivate` then leaves B too."""
     a, b = two_envs
     tmp, environ = cli_shell
     source = ("source " + q(str(b / "bin" / "activate.fish")) if shell == "fish"
@@ -377,20 +419,28 @@ def test_an_env_activated_by_its_own_script_is_deactivated_first(
         *setup_lines(shell, True),
         "env -0 > before",
         source,
+        "env -0 > with-b",
+        prompt_command(shell, "prompt-b"),
         activate_line(shell, str(a)),
         "python -c 'import sys; print(sys.prefix)'",
         "env -0 > during",
         prompt_command(shell, "prompt"),
         "deactivate",
+        "env -0 > back-to-b",
+        prompt_command(shell, "prompt-back"),
+        "python -c 'import sys; print(sys.prefix)'",
+        deactivate_cli_line(shell),
         "env -0 > after",
-        prompt_command(shell, "prompt-after"),
     ], environ, tmp)
-    assert out.strip() == str(a)
-    before, during, after = dumps(tmp, "before", "during", "after")
-    assert not [k for k, v in during.items() if str(b) in v]
-    assert after == before
+    assert out.split() == [str(a), str(b)]
+    before, with_b, during, back, after = dumps(
+        tmp, "before", "with-b", "during", "back-to-b", "after")
+    live = {k: v for k, v in during.items() if not k.startswith(p.FRAME_PREFIX)}
+    assert not [k for k, v in live.items() if str(b) in v]
+    assert back == with_b
     assert (tmp / "prompt").read_text() == f"({a.name}) BP> "
-    assert (tmp / "prompt-after").read_text() == "BP> "
+    assert (tmp / "prompt-back").read_text() == (tmp / "prompt-b").read_text()
+    assert "VIRTUAL_ENV" not in after and after["PATH"] == before["PATH"]
 
 
 @pytest.mark.parametrize("shell", SHELLS)

@@ -104,3 +104,24 @@ def test_hostile_names_are_refused_or_exact(name: str) -> None:
     assert values["VIRTUAL_ENV"] == env.path
     assert values["VIRTUAL_ENV_PROMPT"] == p.dir_name(env)
     assert values["PATH"].split(";")[0] == env.path + "\\Scripts"
+
+
+def test_stacked_activation_and_pop_as_key_value_lines() -> None:
+    """cmd cannot compute: the frame is written as the values venvsel saw, and popping it
+    writes them back; empty lines remove a variable."""
+    environ = {"PATH": "C:\\Windows", "PROMPT": "$P$G"}
+    a = Env(path="C:\\envs\\a", kind="venv", source="t", layout="windows")
+    b = Env(path="C:\\envs\\b", kind="venv", source="t", layout="windows")
+    with_a = p.apply_to_environ(p.build_plan(a, environ, os_name="nt"), environ)
+    plan_b = p.build_plan(b, with_a, os_name="nt")
+    lines = cmd.render(plan_b).splitlines()
+    assert "_VENVSEL_S1_VIRTUAL_ENV=C:\\envs\\a" in lines
+    assert "_VENVSEL_S1_PROMPT=" + with_a["PROMPT"] in lines
+    assert "_VENVSEL_DEPTH=1" in lines
+    with_b = p.apply_to_environ(plan_b, with_a)
+    deact = p.build_deactivate_plan(with_b, os_name="nt")
+    assert deact is not None
+    lines = cmd.render(deact).splitlines()
+    assert "VIRTUAL_ENV=C:\\envs\\a" in lines and "PROMPT=" + with_a["PROMPT"] in lines
+    assert "_VENVSEL_DEPTH=" in lines and "_VENVSEL_S1_VIRTUAL_ENV=" in lines
+    assert p.apply_to_environ(deact, with_b) == with_a

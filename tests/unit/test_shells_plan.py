@@ -53,19 +53,68 @@ def test_deactivate_plan_from_the_environment_restores_exactly(tmp_path: Path) -
     assert p.build_deactivate_plan(BASE, os_name="posix") is None
 
 
-def test_activating_b_over_a_keeps_the_state_before_a(tmp_path: Path) -> None:
+def test_activating_b_over_a_stacks_and_deactivate_returns_to_a(tmp_path: Path) -> None:
+    """Like conda: B over A pushes A's exact state; deactivating B gives back A byte for
+    byte (deactivate is A's again), and deactivating A gives back the start."""
     a = venv(str(make_env_dir(tmp_path / "a")))
     b = venv(str(make_env_dir(tmp_path / "b")))
     with_a = p.apply_to_environ(p.build_plan(a, BASE, os_name="posix"), BASE)
     plan_b = p.build_plan(b, with_a, os_name="posix")
+    (push,) = op_of(plan_b, p.PushFrame)
+    assert isinstance(push, p.PushFrame) and push.depth == 1
     (save,) = op_of(plan_b, p.SavePath)
     assert isinstance(save, p.SavePath) and save.keep and not save.remove
     with_b = p.apply_to_environ(plan_b, with_a)
-    assert a.path not in "".join(with_b.values())  # no trace of A
+    live = {k: v for k, v in with_b.items() if not k.startswith(p.FRAME_PREFIX)}
+    assert a.path not in "".join(live.values())  # A is kept only in the frame
     assert with_b["PATH"] == f"{b.path}/bin:{BASE['PATH']}"
+    assert with_b[p.DEPTH] == "1"
+    assert with_b[p.frame_var(1, "VIRTUAL_ENV")] == a.path
     assert not op_of(plan_b, p.DeactivateForeign)
     deact = p.build_deactivate_plan(with_b, os_name="posix")
-    assert deact is not None and p.apply_to_environ(deact, with_b) == BASE
+    assert deact is not None and p.apply_to_environ(deact, with_b) == with_a
+    # the deactivate function B defined does the same, then defines A's deactivate
+    (define,) = op_of(plan_b, p.DefineDeactivate)
+    assert isinstance(define, p.DefineDeactivate)
+    assert p.apply_to_environ(p.ActivationPlan(define.body, ":"), with_b) == with_a
+    (inner,) = [op for op in define.body if isinstance(op, p.DefineDeactivate)]
+    assert p.apply_to_environ(p.ActivationPlan(inner.body, ":"), with_a) == BASE
+    deact_a = p.build_deactivate_plan(with_a, os_name="posix")
+    assert deact_a is not None and p.apply_to_environ(deact_a, with_a) == BASE
+
+
+def test_three_deep_and_reactivation(tmp_path: Path) -> None:
+    a, b, c = (venv(str(make_env_dir(tmp_path / n))) for n in "abc")
+    states = [BASE]
+    for env in (a, b, c):
+        states.append(p.apply_to_environ(p.build_plan(env, states[-1], os_name="posix"),
+                                         states[-1]))
+    assert states[-1][p.DEPTH] == "2"
+    again = p.build_plan(c, states[-1], os_name="posix")  # C again: nothing pushed
+    assert not op_of(again, p.PushFrame)
+    assert p.apply_to_environ(again, states[-1]) == states[-1]
+    current = states[-1]
+    for expected in reversed(states[:-1]):
+        deact = p.build_deactivate_plan(current, os_name="posix")
+        assert deact is not None
+        current = p.apply_to_environ(deact, current)
+        assert current == expected
+    assert p.build_deactivate_plan(current, os_name="posix") is None
+
+
+def test_an_env_another_tool_activated_comes_back_exactly(tmp_path: Path) -> None:
+    other = str(tmp_path / "other")
+    environ = {**BASE, "VIRTUAL_ENV": other, "VIRTUAL_ENV_PROMPT": "other",
+               "PATH": f"{other}/bin:{BASE['PATH']}"}
+    env = venv(str(make_env_dir(tmp_path / "mine")))
+    plan = p.build_plan(env, environ, os_name="posix")
+    assert isinstance(plan.ops[0], p.PushFrame) and isinstance(plan.ops[1], p.DeactivateForeign)
+    after = p.apply_to_environ(plan, environ)
+    assert after["PATH"] == f"{env.path}/bin:{BASE['PATH']}"
+    deact = p.build_deactivate_plan(after, os_name="posix")
+    assert deact is not None
+    assert p.apply_to_environ(deact, after) == environ
+    assert op_of(deact, p.RemoveDeactivate)  # its own deactivate function did not survive
 
 
 def test_a_foreign_venv_is_deactivated_first(tmp_path: Path) -> None:
@@ -74,7 +123,8 @@ def test_a_foreign_venv_is_deactivated_first(tmp_path: Path) -> None:
                "PATH": f"/x:{other}/bin:/usr/bin:{other}/bin"}
     env = venv(str(make_env_dir(tmp_path / "mine")))
     plan = p.build_plan(env, environ, os_name="posix")
-    assert isinstance(plan.ops[0], p.DeactivateForeign)
+    assert isinstance(plan.ops[0], p.PushFrame)  # its exact state, for deactivate
+    assert isinstance(plan.ops[1], p.DeactivateForeign)
     (save,) = op_of(plan, p.SavePath)
     assert isinstance(save, p.SavePath)
     assert save.remove == (f"{other}/bin",) and not save.keep
@@ -84,7 +134,11 @@ def test_a_foreign_venv_is_deactivated_first(tmp_path: Path) -> None:
     assert after["VIRTUAL_ENV"] == env.path
     deact = p.build_deactivate_plan(after, os_name="posix")
     assert deact is not None
-    restored = p.apply_to_environ(deact, after)
+    assert p.apply_to_environ(deact, after) == environ  # the other env, as it was
+    # and deactivating the other env itself (no venvsel state) takes its dirs out of PATH
+    deact = p.build_deactivate_plan(environ, os_name="posix")
+    assert deact is not None
+    restored = p.apply_to_environ(deact, environ)
     assert restored["PATH"] == f"/x:/usr/bin:{other}/bin"
     assert "VIRTUAL_ENV" not in restored and "VIRTUAL_ENV_PROMPT" not in restored
 

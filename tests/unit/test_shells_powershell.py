@@ -191,3 +191,30 @@ def test_deactivation_parses_clean(name: str, conda: bool) -> None:
     root = parse(powershell.render(plan))
     decoded = literals(root)
     assert f"/home/me/{name}/bin" in decoded or f"/c/{name}/bin" in decoded
+
+
+@settings(PROFILE)
+@given(first=hostile_names, second=hostile_names)
+def test_stacked_activation_and_pop_parse_clean(first: str, second: str) -> None:
+    """B over A pushes a frame, deactivate pops it: both parse clean with hostile names in
+    every saved value, and the frame copies values variable to variable (never pasted)."""
+    names = (first, second)
+    if any(":" in n or any("\ud800" <= c <= "\udfff" for c in n) for n in names):
+        return
+    a = Env(path="/home/me/" + first, kind="venv", source="t")
+    b = Env(path="/home/me/" + second + "-b", kind="venv", source="t")
+    with_a = p.apply_to_environ(p.build_plan(a, ENVIRON, os_name="posix"), ENVIRON)
+    plan_b = p.build_plan(b, with_a, os_name="posix")
+    assert isinstance(plan_b.ops[0], p.PushFrame)
+    code = powershell.render(plan_b)
+    root = parse(code)
+    assert "${env:_VENVSEL_S1_VIRTUAL_ENV} = ${env:VIRTUAL_ENV}" in code
+    assert assignments(root)["VIRTUAL_ENV"] == b.path
+    assert a.path not in literals(root)  # A's values are copied in the shell, not pasted
+    with_b = p.apply_to_environ(plan_b, with_a)
+    deact = p.build_deactivate_plan(with_b, os_name="posix")
+    assert deact is not None and isinstance(deact.ops[0], p.PopFrame)
+    code = powershell.render(deact)
+    parse(code)
+    assert "${env:VIRTUAL_ENV} = ${env:_VENVSEL_S1_VIRTUAL_ENV}" in code
+    assert p.apply_to_environ(deact, with_b) == with_a

@@ -89,6 +89,16 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
             # No functions in cmd: the helper runs `venvsel deactivate`, which reads the
             # saved _VENVSEL_OLD_* variables. Still check the values it will restore.
             _render_ops(op.body)
+        elif isinstance(op, p.PushFrame):
+            # cmd cannot compute: the values venvsel saw are saved as they are.
+            for name, value in zip(op.names, op.literals):
+                out.append(_line(p.frame_var(op.depth, name), value or "", name))
+            out.append(_line(p.DEPTH, str(op.depth)))
+        elif isinstance(op, p.PopFrame):
+            for name, value in zip(op.names, op.literals):
+                out.append(_line(name, value or ""))
+            out += [_line(p.frame_var(op.depth, name), "") for name in op.names]
+            out.append(_line(p.DEPTH, str(op.depth - 1) if op.depth > 1 else ""))
         elif isinstance(op, (p.DeactivateForeign, p.RemoveDeactivate, p.Rehash)):
             pass
         else:  # pragma: no cover

@@ -103,6 +103,59 @@ def _restore_var(op: p.RestoreVar) -> list[str]:
             f"    set -e -g {name}", "end"]
 
 
+# The prompt state fish keeps in functions and global variables; a frame saves it next to
+# the exported variables. _old_fish_prompt is the one a venv/virtualenv activate.fish keeps.
+_PROMPT_FUNCTIONS = ("fish_prompt", "_venvsel_old_fish_prompt", "_old_fish_prompt")
+_PROMPT_VARS = ("_VENVSEL_PROMPT_SAVED", "_VENVSEL_PROMPT")
+# A venv/virtualenv activate.fish exports its saved state; its deactivate erases it.
+_FOREIGN_EXPORTS = ("_OLD_VIRTUAL_PATH", "_OLD_VIRTUAL_PYTHONHOME", "_OLD_FISH_PROMPT_OVERRIDE",
+                    "_OLD_PKG_CONFIG_PATH", "_OLD_VIRTUAL_TCL_LIBRARY", "_OLD_VIRTUAL_TK_LIBRARY")
+
+
+def _push_frame(op: p.PushFrame) -> list[str]:
+    lines = []
+    for name in op.names:
+        name, saved = _name(name), _name(p.frame_var(op.depth, name))
+        lines += [f"if set -q {name}", f"    set -gx {saved} ${name}", "else",
+                  f"    set -e -g {saved}", "end"]
+    lines.append(f"set -gx {p.DEPTH} {op.depth}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines.append(f"set -g {mark} 1")
+    for fn in _PROMPT_FUNCTIONS:
+        copy = _name(f"_venvsel_p{op.depth}{fn}")
+        lines += [f"functions -e {copy}",
+                  f"if functions -q {fn}", f"    functions -c {fn} {copy}", "end"]
+    for name in (*_PROMPT_VARS, *_FOREIGN_EXPORTS):
+        saved = _name(f"{mark}_{name}")
+        lines += [f"if set -q {name}", f"    set -g {saved} ${name}", "else",
+                  f"    set -e -g {saved}", "end"]
+    return lines
+
+
+def _pop_frame(op: p.PopFrame) -> list[str]:
+    lines = []
+    for name in op.names:
+        name, saved = _name(name), _name(p.frame_var(op.depth, name))
+        lines += [f"if set -q {saved}", f"    set -gx {name} ${saved}", "else",
+                  f"    set -e -g {name}", "end"]
+    lines.append("set -e -g " + " ".join(p.frame_var(op.depth, name) for name in op.names))
+    lines.append(f"set -gx {p.DEPTH} {op.depth - 1}" if op.depth > 1
+                 else f"set -e -g {p.DEPTH}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines.append(f"if set -q {mark}")
+    for fn in _PROMPT_FUNCTIONS:
+        copy = _name(f"_venvsel_p{op.depth}{fn}")
+        lines += [f"    functions -e {fn}", f"    if functions -q {copy}",
+                  f"        functions -c {copy} {fn}", f"        functions -e {copy}", "    end"]
+    for name in (*_PROMPT_VARS, *_FOREIGN_EXPORTS):
+        saved = _name(f"{mark}_{name}")
+        scope = "-gx" if name in _FOREIGN_EXPORTS else "-g"
+        lines += [f"    if set -q {saved}", f"        set {scope} {name} ${saved}", "    else",
+                  f"        set -e -g {name}", "    end", f"    set -e -g {saved}"]
+    lines += [f"    set -e -g {mark}", "end"]
+    return lines
+
+
 def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -138,6 +191,10 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
             out.append("functions -e deactivate")
         elif isinstance(op, p.Rehash):
             pass  # fish looks commands up on PATH every time
+        elif isinstance(op, p.PushFrame):
+            out += _push_frame(op)
+        elif isinstance(op, p.PopFrame):
+            out += _pop_frame(op)
         else:  # pragma: no cover
             raise TypeError(op)
     return out

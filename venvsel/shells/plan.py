@@ -16,8 +16,16 @@ Semantics, shared by every shell:
   child shell) returns to the state before activation: PATH and PYTHONHOME as they were
   (saved in the exported ``_VENVSEL_OLD_PATH`` / ``_VENVSEL_OLD_PYTHONHOME``, the latter only
   when it was set), the env variables unset, the prompt back, every ``_VENVSEL_`` variable
-  gone. Activating B while A is active keeps A's saved state, so deactivating B returns to
-  the state before A.
+  gone.
+* Envs stack, as ``conda activate`` / ``conda deactivate`` do. Activating B while an env A is
+  active (venvsel's, or one another tool activated) first pushes a *frame*: the exact values
+  of every variable activation changes (:data:`FRAME_VARS`), in exported
+  ``_VENVSEL_S<n>_<NAME>`` variables (absent when the variable was unset), with the depth in
+  ``_VENVSEL_DEPTH``; the interactive shell also keeps its prompt state in shell variables.
+  ``deactivate`` pops the frame: the environment is A's again, byte for byte, and
+  ``deactivate`` is defined again for A (venvsel's) or removed (another tool's A: its own
+  function did not survive; ``venvsel deactivate`` leaves it). Activating the env that is
+  already active pushes nothing.
 * The saved values are taken from the *shell's* own variables, in the shell: a launcher
   between the shell and venvsel (pyenv's shims, mise, asdf) hands venvsel a PATH with its own
   dirs in front, and saving that would leave them behind after ``deactivate``; and another
@@ -61,6 +69,21 @@ CLEARED = (
 )
 MANAGED = ("PATH", *SAVED, *CLEARED)  # every variable activation changes
 STATE_VARS = (STATE_ENV, OLD_PATH, *(OLD_PREFIX + name for name in SAVED))
+
+DEPTH = "_VENVSEL_DEPTH"  # how many frames are pushed (absent: none)
+FRAME_PREFIX = "_VENVSEL_S"  # frame n of NAME: _VENVSEL_S<n>_<NAME>
+# What a frame holds: every variable activation or deactivation changes, and those a
+# venv/virtualenv script's own deactivate changes when it leaves (virtualenv also sets
+# PKG_CONFIG_PATH, TCL_LIBRARY, TK_LIBRARY); cmd.exe also keeps its prompt in the environment.
+FOREIGN_VARS = ("PKG_CONFIG_PATH", "TCL_LIBRARY", "TK_LIBRARY")
+FRAME_VARS = (*MANAGED, *STATE_VARS, *FOREIGN_VARS)
+FRAME_VARS_NT = (*FRAME_VARS, "PROMPT", OLD_ENV_PROMPT)
+MAX_DEPTH = 64  # a deeper stack is refused (each frame is ~10 exported variables)
+
+
+def frame_var(depth: int, name: str) -> str:
+    """The variable that holds ``name`` in frame ``depth``."""
+    return f"{FRAME_PREFIX}{depth}_{name}"
 
 
 # --------------------------------------------------------------------------- operations
@@ -257,9 +280,41 @@ class Rehash(_Op):
     __slots__ = ()
 
 
+class PushFrame(_Op):
+    """Save the value (or absence) of each of ``names`` in frame ``depth`` and set
+    ``_VENVSEL_DEPTH`` to ``depth``; an interactive shell also saves its prompt state.
+    ``literals`` are the values as venvsel saw them (None: unset), for cmd.exe."""
+
+    __slots__ = ("depth", "literals", "names")
+    depth: int
+    names: tuple[str, ...]
+    literals: tuple[str | None, ...]
+
+    def __init__(self, depth: int, names: tuple[str, ...],
+                 literals: tuple[str | None, ...]) -> None:
+        self._init(depth=depth, names=names, literals=literals)
+
+
+class PopFrame(_Op):
+    """Give each of ``names`` the value frame ``depth`` holds (unset it when the frame has
+    none), remove the frame, and set ``_VENVSEL_DEPTH`` to ``depth - 1`` (removed at 0); the
+    prompt state comes back when this shell saved it. ``literals``: the frame's values as
+    venvsel saw them."""
+
+    __slots__ = ("depth", "literals", "names")
+    depth: int
+    names: tuple[str, ...]
+    literals: tuple[str | None, ...]
+
+    def __init__(self, depth: int, names: tuple[str, ...],
+                 literals: tuple[str | None, ...]) -> None:
+        self._init(depth=depth, names=names, literals=literals)
+
+
 Op = Union[
     SetVar, UnsetVar, SaveVar, RestoreVar, SavePath, PrependPath, RestorePath, SetPrompt,
-    RestorePrompt, DeactivateForeign, DefineDeactivate, RemoveDeactivate, Rehash,
+    RestorePrompt, DeactivateForeign, DefineDeactivate, RemoveDeactivate, Rehash, PushFrame,
+    PopFrame,
 ]
 
 
@@ -302,6 +357,8 @@ def values(op: Op) -> tuple[str, ...]:
         return (op.prefix,) if op.env_prompt is None else (op.prefix, op.env_prompt)
     if isinstance(op, RestorePrompt):
         return () if op.env_prompt is None else (op.env_prompt,)
+    if isinstance(op, (PushFrame, PopFrame)):
+        return tuple(v for v in op.literals if v is not None)
     return ()
 
 
@@ -474,6 +531,61 @@ def _env_prompt_base(environ: Mapping[str, str]) -> str | None:
     return _get(environ, "PROMPT")
 
 
+def current_depth(environ: Mapping[str, str]) -> int:
+    """How many frames are pushed (``_VENVSEL_DEPTH``); 0 when none or not a number."""
+    value = _get(environ, DEPTH) or ""
+    if not value.isdigit() or not value.isascii():
+        return 0
+    return min(int(value), MAX_DEPTH)
+
+
+def frame_names(os_name: str | None = None) -> tuple[str, ...]:
+    """The variables a frame holds on the target OS."""
+    return FRAME_VARS_NT if (os_name or os.name) == "nt" else FRAME_VARS
+
+
+def _active(environ: Mapping[str, str]) -> bool:
+    """An env is active: venvsel's, or one another tool activated."""
+    return _get(environ, STATE_ENV) is not None or _foreign_active(environ)
+
+
+def _reactivation(env: Env, environ: Mapping[str, str]) -> bool:
+    """``env`` is the env venvsel activated last, and nothing else came on top of it."""
+    return _get(environ, STATE_ENV) == env.path and not _foreign_venv(environ) and not (
+        _get(environ, "CONDA_PREFIX") and env.kind != "conda"
+    )
+
+
+def push_frame(environ: Mapping[str, str], depth: int, os_name: str | None) -> PushFrame:
+    """The operation that saves the current state as frame ``depth``."""
+    if depth > MAX_DEPTH:
+        raise UsageError(
+            f"cannot activate: {MAX_DEPTH} environments are already stacked",
+            hint="Run `venvsel deactivate` a few times first.",
+        )
+    names = frame_names(os_name)
+    return PushFrame(depth, names, tuple(_get(environ, name) for name in names))
+
+
+def _deactivate_body(environ: Mapping[str, str], depth: int, sep: str,
+                     os_name: str | None) -> tuple[Op, ...]:
+    """What ``deactivate`` does in a shell whose environment is ``environ`` with ``depth``
+    frames pushed: pop the top frame (then ``deactivate`` is the one of the env it brings
+    back), or, with no frame, restore the state before any venvsel activation."""
+    if depth <= 0:
+        return _deactivation_ops(base_state(environ, os_name), _env_prompt_base(environ), sep)
+    names = frame_names(os_name)
+    pop = PopFrame(depth, names, tuple(_get(environ, frame_var(depth, n)) for n in names))
+    below = _apply(pop, dict(environ))
+    ops: list[Op] = [pop]
+    if _get(below, STATE_ENV) is not None:
+        ops.append(DefineDeactivate(_deactivate_body(below, depth - 1, sep, os_name)))
+    else:
+        ops.append(RemoveDeactivate())  # another tool's env: its own function is gone
+    ops.append(Rehash())
+    return tuple(ops)
+
+
 def build_plan(
     env: Env,
     environ: Mapping[str, str],
@@ -503,8 +615,17 @@ def build_plan(
             )
     _check_environ(environ)
 
-    base = base_state(environ, os_name)
+    depth = current_depth(environ)
     ops: list[Op] = []
+    staged: Mapping[str, str] = environ
+    if _active(environ) and not _reactivation(env, environ):
+        # Another env is active: push its exact state; deactivate comes back to it.
+        push = push_frame(environ, depth + 1, os_name)
+        ops.append(push)
+        staged = _apply(push, dict(environ))
+        depth += 1
+
+    base = base_state(environ, os_name)
     if _foreign_venv(environ):
         ops.append(DeactivateForeign())
 
@@ -524,7 +645,7 @@ def build_plan(
     env_prompt = _env_prompt_base(environ)
     if not _get(environ, "VIRTUAL_ENV_DISABLE_PROMPT"):
         ops.append(SetPrompt(f"({name}) ", env_prompt))
-    ops.append(DefineDeactivate(_deactivation_ops(base, env_prompt, sep)))
+    ops.append(DefineDeactivate(_deactivate_body(staged, depth, sep, os_name)))
     ops.append(Rehash())
     return ActivationPlan(ops=tuple(ops), path_sep=sep, env=env, prompt=name)
 
@@ -535,9 +656,12 @@ def build_deactivate_plan(
     """The operations that leave the active env (venvsel's or another tool's); None when no
     env is active."""
     sep = path_sep(os_name)
-    if _get(environ, STATE_ENV) is None and not _foreign_active(environ):
+    if not _active(environ):
         return None
     _check_environ(environ)
+    depth = current_depth(environ)
+    if depth:  # back to the env that was active before this one
+        return ActivationPlan(ops=_deactivate_body(environ, depth, sep, os_name), path_sep=sep)
     base = base_state(environ, os_name)
     ops: list[Op] = []
     if _foreign_venv(environ):
@@ -555,24 +679,39 @@ def apply_to_environ(plan: ActivationPlan, environ: Mapping[str, str]) -> dict[s
     """
     out = dict(environ)
     for op in plan.ops:
-        if isinstance(op, SetVar):
-            out[op.name] = op.value
-        elif isinstance(op, UnsetVar):
-            out.pop(op.name, None)
-        elif isinstance(op, SaveVar):
-            if not op.keep:
-                _put(out, OLD_PREFIX + op.name, op.literal)
-        elif isinstance(op, RestoreVar):
-            _put(out, op.name, op.literal)
-        elif isinstance(op, SavePath):
-            if not op.keep:
-                _put(out, OLD_PATH, op.literal)
-        elif isinstance(op, PrependPath):
-            out.pop("Path", None)
-            out["PATH"] = op.value
-        elif isinstance(op, RestorePath):
-            out.pop("Path", None)
-            _put(out, "PATH", op.literal)
+        _apply(op, out)
+    return out
+
+
+def _apply(op: Op, out: dict[str, str]) -> dict[str, str]:
+    """Apply one operation's effect on the environment to ``out`` (in place); ``out``."""
+    if isinstance(op, PushFrame):
+        for name, value in zip(op.names, op.literals):
+            _put(out, frame_var(op.depth, name), value)
+        out[DEPTH] = str(op.depth)
+    elif isinstance(op, PopFrame):
+        for name, value in zip(op.names, op.literals):
+            _put(out, name, value)
+            out.pop(frame_var(op.depth, name), None)
+        _put(out, DEPTH, str(op.depth - 1) if op.depth > 1 else None)
+    elif isinstance(op, SetVar):
+        out[op.name] = op.value
+    elif isinstance(op, UnsetVar):
+        out.pop(op.name, None)
+    elif isinstance(op, SaveVar):
+        if not op.keep:
+            _put(out, OLD_PREFIX + op.name, op.literal)
+    elif isinstance(op, RestoreVar):
+        _put(out, op.name, op.literal)
+    elif isinstance(op, SavePath):
+        if not op.keep:
+            _put(out, OLD_PATH, op.literal)
+    elif isinstance(op, PrependPath):
+        out.pop("Path", None)
+        out["PATH"] = op.value
+    elif isinstance(op, RestorePath):
+        out.pop("Path", None)
+        _put(out, "PATH", op.literal)
     return out
 
 
@@ -585,6 +724,8 @@ def _put(out: dict[str, str], name: str, value: str | None) -> None:
 
 __all__ = [
     "CLEARED",
+    "DEPTH",
+    "FRAME_VARS",
     "MANAGED",
     "OLD_PATH",
     "OLD_PREFIX",
@@ -595,7 +736,9 @@ __all__ = [
     "DeactivateForeign",
     "DefineDeactivate",
     "Op",
+    "PopFrame",
     "PrependPath",
+    "PushFrame",
     "Rehash",
     "RemoveDeactivate",
     "RestorePath",
@@ -610,8 +753,10 @@ __all__ = [
     "base_state",
     "build_deactivate_plan",
     "build_plan",
+    "current_depth",
     "dir_name",
     "foreign_entries",
+    "frame_var",
     "path_sep",
     "read_prompt",
 ]

@@ -130,6 +130,51 @@ def _restore_var(op: p.RestoreVar) -> list[str]:
     return [f'if [ -n "${{{old}+x}}" ]; then export {name}="${old}"; else unset {name}; fi']
 
 
+# The prompt state an interactive shell keeps in shell variables (not exported); a frame
+# saves it next to the exported variables.
+_PROMPT_STATE = ("PS1", "_VENVSEL_PS1_SAVED", "_VENVSEL_OLD_PS1", "_VENVSEL_PROMPT")
+# zsh: virtualenv's prompt refers to %9v, an element of psvar (PSVAR is its scalar twin).
+_PROMPT_STATE_ZSH = (*_PROMPT_STATE, "PSVAR")
+
+
+def _prompt_state(dialect: str) -> tuple[str, ...]:
+    return _PROMPT_STATE_ZSH if dialect == "zsh" else _PROMPT_STATE
+
+
+def _push_frame(op: p.PushFrame, dialect: str) -> list[str]:
+    lines = []
+    for name in op.names:
+        name, saved = _name(name), _name(p.frame_var(op.depth, name))
+        lines.append(f'if [ -n "${{{name}+x}}" ]; then export {saved}="${name}"; '
+                     f"else unset {saved}; fi")
+    lines.append(f"export {p.DEPTH}={op.depth}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines.append(f"{mark}=1")
+    for name in _prompt_state(dialect):
+        saved = _name(f"{mark}_{name}")
+        lines.append(f'if [ -n "${{{name}+x}}" ]; then {saved}=${name}; else unset {saved}; fi')
+    return lines
+
+
+def _pop_frame(op: p.PopFrame, dialect: str) -> list[str]:
+    lines = []
+    for name in op.names:
+        name, saved = _name(name), _name(p.frame_var(op.depth, name))
+        lines.append(f'if [ -n "${{{saved}+x}}" ]; then export {name}="${saved}"; '
+                     f"else unset {name}; fi")
+    lines.append("unset " + " ".join(p.frame_var(op.depth, name) for name in op.names))
+    lines.append(f"export {p.DEPTH}={op.depth - 1}" if op.depth > 1 else f"unset {p.DEPTH}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines.append(f'if [ -n "${{{mark}-}}" ]; then')
+    for name in _prompt_state(dialect):
+        saved = _name(f"{mark}_{name}")
+        lines.append(f'    if [ -n "${{{saved}+x}}" ]; then {name}=${saved}; else unset {name}; fi')
+    copies = " ".join(f"{mark}_{name}" for name in _prompt_state(dialect))
+    lines.append(f"    unset {mark} {copies}")
+    lines.append("fi")
+    return lines
+
+
 def _render_ops(ops: tuple[p.Op, ...], dialect: str) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -166,6 +211,10 @@ def _render_ops(ops: tuple[p.Op, ...], dialect: str) -> list[str]:
             out.append("unset -f deactivate 2>/dev/null || :")
         elif isinstance(op, p.Rehash):
             out.append("rehash" if dialect == "zsh" else "hash -r 2>/dev/null || :")
+        elif isinstance(op, p.PushFrame):
+            out += _push_frame(op, dialect)
+        elif isinstance(op, p.PopFrame):
+            out += _pop_frame(op, dialect)
         else:  # pragma: no cover - every Op is handled above
             raise TypeError(op)
     return out

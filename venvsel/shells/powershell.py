@@ -141,6 +141,58 @@ def _restore_var(op: p.RestoreVar) -> list[str]:
     return _copy_var(p.OLD_PREFIX + op.name, op.name)
 
 
+def _push_frame(op: p.PushFrame) -> list[str]:
+    lines = []
+    for name in op.names:
+        lines += _copy_var(name, p.frame_var(op.depth, name))
+    lines.append(f"${{env:{p.DEPTH}}} = {quote(str(op.depth))}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines += [
+        f"$global:{mark} = @{{",
+        "    Fn = (Get-Item -Path 'function:prompt' -ErrorAction SilentlyContinue).ScriptBlock",
+        "    Saved = ($null -ne (Get-Variable -Name '_VENVSEL_PROMPT_SAVED' -Scope Global "
+        "-ErrorAction SilentlyContinue))",
+        "    OldFn = $global:_VENVSEL_OLD_PROMPT_FN",
+        "    Prompt = $global:_VENVSEL_PROMPT",
+        "}",
+    ]
+    return lines
+
+
+def _pop_frame(op: p.PopFrame) -> list[str]:
+    lines = []
+    for name in op.names:
+        lines += _copy_var(p.frame_var(op.depth, name), name)
+    out: list[str] = []
+    for name in op.names:
+        _unset(out, p.frame_var(op.depth, name))
+    lines += out
+    if op.depth > 1:
+        lines.append(f"${{env:{p.DEPTH}}} = {quote(str(op.depth - 1))}")
+    else:
+        lines.append(f"{_UNSET_HEAD}{quote('env:/' + p.DEPTH)}{_UNSET_TAIL}")
+    mark = _name(f"_VENVSEL_P{op.depth}")
+    lines += [
+        f"$venvselFrame = $global:{mark}",
+        "if ($null -ne $venvselFrame) {",
+        "    if ($venvselFrame.Fn) {",
+        "        Set-Item -Path 'function:global:prompt' -Value $venvselFrame.Fn",
+        "    } else {",
+        "        Remove-Item -Path 'function:global:prompt' -ErrorAction SilentlyContinue",
+        "    }",
+        "    Remove-Variable -Name '_VENVSEL_PROMPT_SAVED', '_VENVSEL_OLD_PROMPT_FN', "
+        "'_VENVSEL_PROMPT' -Scope Global -ErrorAction SilentlyContinue",
+        "    if ($venvselFrame.Saved) { $global:_VENVSEL_PROMPT_SAVED = $true }",
+        "    if ($null -ne $venvselFrame.OldFn) "
+        "{ $global:_VENVSEL_OLD_PROMPT_FN = $venvselFrame.OldFn }",
+        "    if ($null -ne $venvselFrame.Prompt) "
+        "{ $global:_VENVSEL_PROMPT = $venvselFrame.Prompt }",
+        f"    Remove-Variable -Name {quote(mark)} -Scope Global -ErrorAction SilentlyContinue",
+        "}",
+    ]
+    return lines
+
+
 def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
     out: list[str] = []
     for op in ops:
@@ -177,6 +229,10 @@ def _render_ops(ops: tuple[p.Op, ...]) -> list[str]:
             )
         elif isinstance(op, p.Rehash):
             pass  # PowerShell does not cache command locations
+        elif isinstance(op, p.PushFrame):
+            out += _push_frame(op)
+        elif isinstance(op, p.PopFrame):
+            out += _pop_frame(op)
         else:  # pragma: no cover
             raise TypeError(op)
     return out
