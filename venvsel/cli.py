@@ -525,30 +525,55 @@ def deactivate(shell: str | None, as_json: bool) -> None:
 
 
 @cli.command("shell-hook")
-@click.argument("shell", type=click.Choice(("bash", "zsh", "fish", "pwsh", "powershell", "cmd")))
+@click.argument("shell", type=click.Choice(("bash", "zsh", "sh", "fish", "pwsh", "powershell",
+                                            "cmd")))
 @click.option("--no-completion", is_flag=True, help="Leave out tab completion.")
+@click.option("--auto", is_flag=True,
+              help="Also activate a project's env on cd into it, and leave it on cd out "
+              "(bash, zsh, fish, pwsh).")
 @json_option
-def shell_hook(shell: str, no_completion: bool, as_json: bool) -> None:
+def shell_hook(shell: str, no_completion: bool, auto: bool, as_json: bool) -> None:
     """Print the shell hook: a `venvsel` shell function that makes `venvsel activate ...` and
     `venvsel deactivate` change the current shell, plus tab completion (bash, zsh, fish).
+    The hook calls venvsel by the absolute path it was loaded from, so it keeps working in
+    envs that do not hold venvsel. With --auto, entering a project activates its env (the
+    one `venvsel use` recorded, else its .venv) and leaving it restores what was there; an
+    env you activated yourself is never replaced.
 
     \b
     Examples:
       eval "$(venvsel shell-hook bash)"                   # in ~/.bashrc
+      eval "$(venvsel shell-hook bash --auto)"            # ... and envs follow cd
       eval "$(venvsel shell-hook zsh)"                    # in ~/.zshrc, after compinit
+      eval "$(venvsel shell-hook sh)"                     # dash, ash, mksh: in ~/.profile
       venvsel shell-hook fish | source                    # in ~/.config/fish/config.fish
       venvsel shell-hook pwsh | Out-String | Invoke-Expression    # in $PROFILE
       venvsel shell-hook cmd > %USERPROFILE%\\venvsel.bat  # cmd.exe: a helper batch file
     """
     from .shells import ShellCode, hook, write
 
-    text = hook(shell, command=cli, completion=not no_completion)
+    text = hook(shell, command=cli, completion=not no_completion, auto=auto)
     if as_json:
         from .render import emit_json
 
         emit_json("shell-hook", {"shell": shell, "code": text})
     else:
         write(ShellCode(shell=shell, code=text, env=None))
+
+
+@cli.command("auto", hidden=True)
+@click.option("--shell", required=True, type=click.Choice(("bash", "zsh", "fish", "pwsh",
+                                                             "powershell")))
+@click.option("--active", default="", help="The env auto-activation activated before.")
+def auto_cmd(shell: str, active: str) -> None:
+    """What the --auto hook runs when the directory changed: code that activates the env of
+    the project here, or leaves the one auto-activation put there (see `shell-hook --auto`).
+    """
+    from .auto import auto_code
+    from .shells import ShellCode, write
+
+    result = auto_code(shell, active or None)
+    write(ShellCode(shell=shell, code=result.code, env=None))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -20,7 +20,7 @@ from .plan import ActivationPlan, build_deactivate_plan, build_plan
 
 # The names --shell accepts, and the family that renders each.
 SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
-HOOK_SHELLS = ("bash", "zsh", "fish", "pwsh", "powershell", "cmd")
+HOOK_SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
 
 # Names a process or $SHELL may carry -> the --shell name that fits it.
 _ALIASES = {
@@ -30,7 +30,7 @@ _ALIASES = {
 }
 
 _HOOK_FILES = {
-    "bash": "venvsel.bash", "zsh": "venvsel.zsh", "fish": "venvsel.fish",
+    "bash": "venvsel.bash", "zsh": "venvsel.zsh", "sh": "venvsel.sh", "fish": "venvsel.fish",
     "pwsh": "venvsel.ps1", "powershell": "venvsel.ps1", "cmd": "venvsel.bat",
 }
 
@@ -111,6 +111,10 @@ def hook_source(shell: str) -> str:
         raise UsageError(
             f"no shell hook for {shell!r}", hint=f"Hooks exist for: {', '.join(HOOK_SHELLS)}."
         ) from None
+    return _resource(filename)
+
+
+def _resource(filename: str) -> str:
     path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "resources", "shell", filename)
     with open(path, encoding="utf-8", newline="") as fh:  # the .bat keeps its CRLF
         return fh.read()
@@ -231,10 +235,57 @@ def completion_source(shell: str, command: Any, prog_name: str = "venvsel") -> s
     return source
 
 
-def hook(shell: str, *, command: Any = None, completion: bool = True) -> str:
-    """What ``venvsel shell-hook SHELL`` prints: the hook script, then (bash, zsh, fish)
-    click's completion for ``command``."""
+_AUTO_FILES = {
+    "bash": "venvsel-auto.bash", "zsh": "venvsel-auto.zsh", "fish": "venvsel-auto.fish",
+    "pwsh": "venvsel-auto.ps1", "powershell": "venvsel-auto.ps1",
+}
+
+
+def self_command() -> tuple[str | None, str | None]:
+    """How to start this very venvsel again by absolute path: ``(entry script, None)`` when
+    it was started through its ``venvsel`` script, else ``(None, python)`` for
+    ``python -m venvsel`` (as conda's hook records ``$CONDA_EXE``)."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(argv0).lower()
+    if name.startswith("venvsel") and not name.endswith(".py") and os.path.isfile(argv0):
+        return os.path.abspath(argv0), None
+    if name.startswith("venvsel") and name.endswith("-script.py") and os.path.isfile(argv0):
+        return os.path.abspath(argv0[: -len("-script.py")]), None  # setuptools' .exe shim
+    return None, (os.path.abspath(sys.executable) if sys.executable else None)
+
+
+def _self_lines(shell: str) -> str:
+    """Hook lines that record :func:`self_command` in ``_VENVSEL_EXE`` / ``_VENVSEL_PY``."""
+    exe, python = self_command()
+    values = (("_VENVSEL_EXE", exe), ("_VENVSEL_PY", python))
+    if shell in ("bash", "zsh", "sh"):
+        from .posix import quote
+
+        return "".join(f"{n}={quote(v)}\n" if v else f"unset {n}\n" for n, v in values)
+    if shell == "fish":
+        from .fish import quote as fish_quote
+
+        return "".join(f"set -g {n} {fish_quote(v)}\n" if v else f"set -e -g {n}\n"
+                       for n, v in values)
+    from .powershell import quote as ps_quote
+
+    return "".join(f"$global:{n} = {ps_quote(v) if v else '$null'}\n" for n, v in values)
+
+
+def hook(shell: str, *, command: Any = None, completion: bool = True, auto: bool = False) -> str:
+    """What ``venvsel shell-hook SHELL`` prints: where this venvsel lives, the hook script,
+    the auto-activation hook when ``auto``, then (bash, zsh, fish) click's completion for
+    ``command``."""
     text = hook_source(shell)
+    if auto:
+        if shell not in _AUTO_FILES:
+            raise UsageError(f"--auto is not available for {shell}",
+                             hint="Auto-activation works in bash, zsh, fish and PowerShell.")
+        text = text.rstrip("\n") + "\n" + _resource(_AUTO_FILES[shell])
+    if shell != "cmd":  # after the opening comment
+        lines = text.splitlines(keepends=True)
+        n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+        text = "".join(lines[:n]) + _self_lines(shell) + "".join(lines[n:])
     if shell == "cmd":
         from . import cmd as cmd_renderer
 

@@ -2,10 +2,21 @@
 #     venvsel shell-hook pwsh | Out-String | Invoke-Expression
 # It defines a `venvsel` function: `venvsel activate ...` and `venvsel deactivate` change
 # this session (they run the code venvsel prints); every other command runs the real
-# venvsel. Without the hook: venvsel activate --shell pwsh ... | Out-String | Invoke-Expression
-function global:venvsel {
-    $venvselApp = Get-Command -Name 'venvsel' -CommandType Application -ErrorAction Stop |
+# venvsel. `venvsel shell-hook` records where venvsel was loaded from ($global:_VENVSEL_EXE,
+# or $global:_VENVSEL_PY -m venvsel), so switching to an env that does not hold venvsel
+# never loses it. Without the hook:
+#     venvsel activate --shell pwsh ... | Out-String | Invoke-Expression
+function global:__venvsel_exe_words {
+    if ($global:_VENVSEL_EXE) { return , @($global:_VENVSEL_EXE) }
+    if ($global:_VENVSEL_PY) { return , @($global:_VENVSEL_PY, '-m', 'venvsel') }
+    $app = Get-Command -Name 'venvsel' -CommandType Application -ErrorAction Stop |
         Select-Object -First 1
+    return , @($app.Source)
+}
+function global:venvsel {
+    $venvselWords = __venvsel_exe_words
+    $venvselExe = $venvselWords[0]
+    $venvselPre = @($venvselWords | Select-Object -Skip 1)
     $verb = ''
     if ($args.Count -gt 0) { $verb = [string]$args[0] }
     $plain = ($args -contains '--help') -or ($args -contains '-h') -or ($args -contains '--json')
@@ -18,7 +29,7 @@ function global:venvsel {
         try {
             [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
             $env:PYTHONUTF8 = '1'
-            $code = & $venvselApp.Source @args --shell $shellName | Out-String
+            $code = & $venvselExe @venvselPre @args --shell $shellName | Out-String
             $rc = $LASTEXITCODE
         } finally {
             [Console]::OutputEncoding = $savedEncoding
@@ -31,6 +42,6 @@ function global:venvsel {
         }
         if ($code) { Invoke-Expression $code }
     } else {
-        & $venvselApp.Source @args
+        & $venvselExe @venvselPre @args
     }
 }

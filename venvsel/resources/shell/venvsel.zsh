@@ -1,23 +1,34 @@
 # venvsel shell hook for zsh. Load it from ~/.zshrc:
-#     eval "$(venvsel shell-hook zsh)"
+#     eval "$(venvsel shell-hook zsh)"          # --auto: a project's env follows `cd`
 # It defines a `venvsel` function: `venvsel activate ...` and `venvsel deactivate` change
 # this shell (they evaluate the code venvsel prints); every other command runs the real
-# venvsel. Without the hook: eval "$(venvsel activate ...)".
+# venvsel. `venvsel shell-hook` records where venvsel was loaded from ($_VENVSEL_EXE, or
+# $_VENVSEL_PY -m venvsel), so switching to an env that does not hold venvsel never loses
+# it. Without the hook: eval "$(venvsel activate ...)".
+__venvsel_exe() {
+    if [ -n "${_VENVSEL_EXE-}" ]; then
+        "$_VENVSEL_EXE" "$@"
+    elif [ -n "${_VENVSEL_PY-}" ]; then
+        "$_VENVSEL_PY" -m venvsel "$@"
+    else
+        command venvsel "$@"
+    fi
+}
 venvsel() {
     local __venvsel_arg __venvsel_code
     case "${1-}" in
         activate|deactivate)
             for __venvsel_arg in "$@"; do
                 case "$__venvsel_arg" in
-                    -h|--help|--json) command venvsel "$@"; return ;;
+                    -h|--help|--json) __venvsel_exe "$@"; return ;;
                 esac
             done
             # Evaluate only complete output: venvsel prints nothing when it refuses.
-            __venvsel_code="$(command venvsel "$@" --shell zsh)" || return
+            __venvsel_code="$(__venvsel_exe "$@" --shell zsh)" || return
             eval "$__venvsel_code"
             ;;
         *)
-            command venvsel "$@"
+            __venvsel_exe "$@"
             ;;
     esac
 }
