@@ -93,6 +93,25 @@ def fidelity_rows(d: dict[str, Any]) -> list[Row]:
     ]
 
 
+def prompt_rows(d: dict[str, Any]) -> list[Row]:
+    def us(x: float) -> str:
+        return f"{x * 1000:.0f} µs"
+
+    rows: list[Row] = []
+    for shell, r in d["results"].items():
+        med = {k: v["median_ms"] for k, v in r.items() if isinstance(v, dict) and "median_ms" in v}
+        rows += [
+            (f"{shell}: prompt, nothing changed (hook - no hook, {d['prompts']} prompts)",
+             us(med["unchanged"]), "<= 1 ms", _ok(med["unchanged"] <= 1)),
+            (f"{shell}: prompt after a cd inside the project", us(med["within_project"]),
+             "<= 1 ms", _ok(med["within_project"] <= 1)),
+            (f"{shell}: prompt after a cd into or out of the project ({d['changes']} changes)",
+             _ms(med["change"]), f"<= {_ms(med['activate'])} (one warm activate, same run)",
+             _ok(med["change"] <= med["activate"])),
+        ]
+    return rows
+
+
 SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] = {
     "static": (["static_scan.py"], static_rows, "Static scan (issue 2)"),
     "pick": (["pick_vs_seed.py", "--envs", "20", "--reps", "7", "--live-n", "2,4"], pick_rows,
@@ -100,6 +119,8 @@ SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] =
     "activate": (["activate.py", "--runs", "30"], activate_rows, "Activation (issue 4)"),
     "fidelity": (["bench_fidelity.py", "--rounds", "10"], fidelity_rows,
                  "Bench fidelity (issue 6)"),
+    "prompt": (["prompt_loop.py", "--prompts", "1000", "--changes", "20", "--reps", "5"],
+               prompt_rows, "Auto-activation at the prompt (issue 15)"),
 }
 
 

@@ -25,7 +25,7 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import UsageError
 from .model import Env
@@ -33,11 +33,11 @@ from .shells import plan as p
 
 ROOT_VAR = "_VENVSEL_AUTO_ROOT"
 ENV_VAR = "_VENVSEL_AUTO_ENV"
+RE_VAR = "_VENVSEL_AUTO_RE"  # fish: a PCRE2 pattern matching "$PWD/" inside the root
 PROJECT_VENV = ".venv"
 
 
-@dataclass(frozen=True)
-class ProjectEnv:
+class ProjectEnv(NamedTuple):
     """The project a directory belongs to and the env that goes with it."""
 
     root: str  # absolute, as the shell spells it ($PWD: symlinks not resolved)
@@ -56,11 +56,14 @@ def project_env(start: str) -> ProjectEnv | None:
     ``[tool.venvsel]``) is the project, and its env is the recorded one (``venvsel use``),
     else its ``.venv``; a directory with a ``.venv`` env and no settings is a project too.
     """
-    from .project import PYPROJECT, SETTINGS_FILE, _walk_up, read_settings
-
     for d in _walk_up(start):
         for name, kind in ((SETTINGS_FILE, "venvsel-toml"), (PYPROJECT, "pyproject")):
-            settings = read_settings(os.path.join(d, name), kind)  # type: ignore[arg-type]
+            path = os.path.join(d, name)
+            if not _may_hold_settings(path, name == PYPROJECT):
+                continue
+            from .project import read_settings  # only for a file that mentions venvsel
+
+            settings = read_settings(path, kind)  # type: ignore[arg-type]
             if settings is None:
                 continue
             if settings.env:
@@ -73,6 +76,41 @@ def project_env(start: str) -> ProjectEnv | None:
         if _is_env_dir(local):
             return ProjectEnv(d, local, (), None, f"the project's {PROJECT_VENV}")
     return None
+
+
+# The names venvsel.project uses, repeated here so that a change of directory outside any
+# venvsel project imports neither that module nor a TOML parser (the hook runs this often).
+SETTINGS_FILE = ".venvsel.toml"
+PYPROJECT = "pyproject.toml"
+
+
+def _walk_up(start: str) -> list[str]:
+    """``start`` and its parents, nearest first, up to the repository root (the dir that
+    holds ``.git``) or ``/`` — the walk of :func:`venvsel.project.find_project`."""
+    out = []
+    d = os.path.abspath(start)
+    while True:
+        out.append(d)
+        if os.path.lexists(os.path.join(d, ".git")):
+            break
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return out
+
+
+def _may_hold_settings(path: str, pyproject: bool) -> bool:
+    """Whether ``path`` exists and, for pyproject.toml, mentions venvsel at all (a
+    ``[tool.venvsel]`` table cannot be written without the word): the TOML parser runs only
+    for files that can hold settings."""
+    if not pyproject:
+        return os.path.isfile(path)
+    try:
+        with open(path, "rb") as fh:
+            return b"venvsel" in fh.read()
+    except OSError:
+        return False
 
 
 def _is_env_dir(path: str) -> bool:
@@ -120,6 +158,13 @@ def _auto_env_in_stack(environ: Mapping[str, str], auto_env: str) -> bool:
     return any(environ.get(p.frame_var(d, p.STATE_ENV)) == auto_env for d in range(1, depth + 1))
 
 
+def prefix_regex(root: str) -> str:
+    """A PCRE2 pattern that matches exactly the strings starting with ``root + "/"``: the
+    text between ``\\Q`` and ``\\E`` is literal, and a ``\\E`` inside it is spelled
+    ``\\E\\\\E\\Q`` (end quoting, a literal backslash and E, quote again)."""
+    return "^\\Q" + (root + "/").replace("\\E", "\\E\\\\E\\Q") + "\\E"
+
+
 def _assign(shell: str, name: str, value: str | None) -> str:
     if shell in ("bash", "zsh", "sh"):
         from .shells.posix import quote
@@ -137,34 +182,31 @@ def _assign(shell: str, name: str, value: str | None) -> str:
                      hint="It works in bash, zsh, fish and PowerShell.")
 
 
-@dataclass(frozen=True)
-class AutoResult:
+class AutoResult(NamedTuple):
     code: str
     project: ProjectEnv | None
     action: str  # "none", "activate", "deactivate", "switch", "keep", "refuse"
     message: str | None = None  # the line written to stderr
 
 
-def _say(message: str) -> str:
+def _say(message: str) -> None:
     sys.stderr.write(f"venvsel: {message}\n")
-    return message
 
 
 def _check(target: str, project: ProjectEnv) -> tuple[Env | None, str | None]:
     """The env to activate, or why not (one line)."""
     from .discover import env_from_path
 
-    shown = target
     if not os.path.lexists(target):
-        return None, f"not activating {shown} for {project.root}: it does not exist " \
+        return None, f"not activating {target} for {project.root}: it does not exist " \
                      "(`venvsel use` records another env)"
     try:
         env = env_from_path(target)
     except UsageError as exc:
-        return None, f"not activating {shown} for {project.root}: {exc.message}"
+        return None, f"not activating {target} for {project.root}: {exc.message}"
     reason = untrusted_reason(env)
     if reason is not None:
-        return None, f"not activating {shown} for {project.root}: not trusted: {reason}"
+        return None, f"not activating {target} for {project.root}: not trusted: {reason}"
     if project.needs or project.python:
         from .project import unmet_reason
 
@@ -186,9 +228,13 @@ def auto_code(shell: str, auto_env: str | None, environ: Mapping[str, str] | Non
     environ = os.environ if environ is None else environ
     here = start if start is not None else _shell_pwd(environ)
     project = project_env(here)
-    root = project.root.rstrip("/\\") or None if project is not None else None
+    root = None
+    if project is not None:  # without a trailing separator ("/" itself: no prefix check)
+        root = project.root.rstrip("\\/" if os.name == "nt" else "/") or None
     target = project.env if project is not None else None
     lines: list[str] = [_assign(shell, ROOT_VAR, root)]
+    if shell == "fish":  # fish tests the prefix with one builtin regex match: no substitution
+        lines.append(_assign(shell, RE_VAR, None if root is None else prefix_regex(root)))
     active = environ.get(p.STATE_ENV)
     ours = auto_env is not None and active == auto_env and not (
         environ.get("VIRTUAL_ENV") not in (None, "", active)
@@ -232,5 +278,27 @@ def auto_code(shell: str, auto_env: str | None, environ: Mapping[str, str] | Non
     return AutoResult("\n".join(lines) + "\n", project, action, message)
 
 
-__all__ = ["ENV_VAR", "ROOT_VAR", "AutoResult", "ProjectEnv", "auto_code", "project_env",
-           "untrusted_reason"]
+def main(argv: list[str] | None = None) -> int:
+    """The hook's auto step without the CLI (no click import; the hook runs it at each change
+    of directory): ``--shell SHELL --active ENV``, as ``venvsel auto`` takes them."""
+    from .errors import VenvselError
+    from .shells import ShellCode, write
+
+    args = sys.argv[1:] if argv is None else argv
+    opts = {"--shell": "", "--active": ""}
+    for flag, value in zip(args[::2], args[1::2]):
+        if flag not in opts:
+            sys.stderr.write(f"venvsel: auto: unknown option {flag}\n")
+            return 2
+        opts[flag] = value
+    try:
+        result = auto_code(opts["--shell"], opts["--active"] or None)
+        write(ShellCode(shell=opts["--shell"], code=result.code, env=None))
+    except VenvselError as err:
+        sys.stderr.write(f"venvsel: {err}\n")
+        return err.exit_code
+    return 0
+
+
+__all__ = ["ENV_VAR", "RE_VAR", "ROOT_VAR", "AutoResult", "ProjectEnv", "auto_code", "main",
+           "project_env", "untrusted_reason"]

@@ -569,11 +569,9 @@ def auto_cmd(shell: str, active: str) -> None:
     """What the --auto hook runs when the directory changed: code that activates the env of
     the project here, or leaves the one auto-activation put there (see `shell-hook --auto`).
     """
-    from .auto import auto_code
-    from .shells import ShellCode, write
+    from .auto import main as auto_main
 
-    result = auto_code(shell, active or None)
-    write(ShellCode(shell=shell, code=result.code, env=None))
+    raise click.exceptions.Exit(auto_main(["--shell", shell, "--active", active]))
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

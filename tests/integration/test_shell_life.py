@@ -153,14 +153,19 @@ def test_the_hook_records_the_entry_script_or_the_interpreter(tmp_path: Path) ->
     assert f"_VENVSEL_PY={posix.quote(os.path.abspath(sys.executable))}\n" in hook
     assert "unset _VENVSEL_EXE\n" in hook
     (tmp_path / "hook").write_text(hook)
+    # a directory that holds a package named venvsel: `python -m venvsel` would run it
+    (tmp_path / "venvsel").mkdir()
+    (tmp_path / "venvsel" / "__init__.py").write_text("open('pwned', 'w').close()\n")
+    (tmp_path / "venvsel" / "__main__.py").write_text("open('pwned', 'w').close()\n")
     proc = subprocess.run(["bash", "--norc", "-c", ". ./hook; venvsel --version"], env=environ,
                           cwd=tmp_path, capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("venvsel, version")
+    assert not (tmp_path / SENTINEL).exists()
 
 
 # ------------------------------------------------------------ auto-activation in a pty
 
-HOSTILE = "x'$(touch pwned)'y;`touch pwned`\\ \u2019$HOME%"
+HOSTILE = "x'$(touch pwned)'y;`touch pwned`\\ \u2019$HOME%*?[\\E"
 
 
 def _venv(path: Path) -> Path:
@@ -197,11 +202,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _start(shell: str, tmp: Path, world: dict[str, Path]) -> tuple[PtyShell, Path]:
     environ = {**base_environ(tmp), "PYTHONPATH": str(REPO)}
     log = tmp / "spawns.log"
-    wrapper = tmp / "venvsel-logged"
-    # Every venvsel process the hook starts goes through this script, which logs it.
-    wrapper.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {posix.quote(str(log))}\n"
-                       f"exec {posix.quote(sys.executable)} -m venvsel \"$@\"\n")
-    wrapper.chmod(0o755)
+    # Every venvsel process the hook starts goes through one of these scripts, which log it:
+    # the hook's records of where venvsel lives are pointed at them.
+    wrapper, pywrapper = tmp / "venvsel-logged", tmp / "python-logged"
+    for path, target in ((wrapper, f"{posix.quote(sys.executable)} -m venvsel"),
+                         (pywrapper, posix.quote(sys.executable))):
+        path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {posix.quote(str(log))}\n"
+                        f"exec {target} \"$@\"\n")
+        path.chmod(0o755)
     hook = f"{posix.quote(sys.executable)} -m venvsel shell-hook {shell} --auto --no-completion"
     if shell == "fish":
         rc = tmp / "rc.fish"
@@ -209,11 +217,13 @@ def _start(shell: str, tmp: Path, world: dict[str, Path]) -> tuple[PtyShell, Pat
             f"function fish_prompt; printf '%s' {fish_renderer.quote(PROMPT)}; end",
             f"{hook} | source",
             f"set -g _VENVSEL_EXE {fish_renderer.quote(str(wrapper))}",
+            f"set -g _VENVSEL_PY {fish_renderer.quote(str(pywrapper))}",
         ]) + "\n")
         argv = ["fish", "--no-config", "-i", "-C", f"source {fish_renderer.quote(str(rc))}"]
     else:
         lines = [f"PS1={posix.quote(PROMPT)}", f'eval "$({hook})"',
-                 f"_VENVSEL_EXE={posix.quote(str(wrapper))}"]
+                 f"_VENVSEL_EXE={posix.quote(str(wrapper))}",
+                 f"_VENVSEL_PY={posix.quote(str(pywrapper))}"]
         if shell == "bash":
             rc = tmp / "rc.bash"
             argv = ["bash", "--noprofile", "--rcfile", str(rc), "-i"]

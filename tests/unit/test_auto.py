@@ -20,6 +20,14 @@ HOSTILE = "x'$(touch pwned)'y;`touch pwned`\u2019"
 
 
 def test_project_env_rules(tmp_path: Path) -> None:
+    from venvsel import project
+
+    # auto repeats these so a cd outside any project imports neither module nor TOML parser
+    assert (auto.SETTINGS_FILE, auto.PYPROJECT) == (project.SETTINGS_FILE, project.PYPROJECT)
+    (tmp_path / "r" / ".git").mkdir(parents=True)
+    (tmp_path / "r" / "x" / "y").mkdir(parents=True)
+    start = str(tmp_path / "r" / "x" / "y")
+    assert auto._walk_up(start) == project._walk_up(start)
     # a .venv makes a project; from a subdirectory too
     make_env_dir(tmp_path / "a" / ".venv")
     (tmp_path / "a" / "src" / "pkg").mkdir(parents=True)
@@ -35,7 +43,7 @@ def test_project_env_rules(tmp_path: Path) -> None:
     assert found is not None and found.env == str(tmp_path / "envs" / "gpu")
     assert found.needs == ("torch",)
     # settings with needs only: the project's .venv
-    (tmp_path / "b" / "pyproject.toml").write_text("[tool.venvsel]\nneeds = ['torch']\n")
+    (tmp_path / "b" / "pyproject.toml").write_text("[tool]\nvenvsel.needs = ['torch']\n")
     found = auto.project_env(str(tmp_path / "b"))
     assert found is not None and found.env == str(tmp_path / "b" / ".venv")
     # settings and no env at all: a project without an env
@@ -126,3 +134,27 @@ def test_hook_auto_is_refused_where_there_is_no_prompt_hook() -> None:
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
     assert proc.returncode == 2 and "--auto is not available for cmd" in proc.stderr
+
+
+def test_fish_prefix_regex_in_real_fish() -> None:
+    """The fish hook tests "inside the project" with `string match -r`: the pattern must match
+    exactly the paths under the root, whatever the root holds."""
+    from venvsel.shells.fish import quote
+
+    cases = [("/a\\b", "/a\\b/x/", True), ("/a\\E*b", "/a\\E*b/", True),
+             ("/a\\E*b", "/a\\Exb/", False), ("/x*", "/xy/", False), ("/a.b", "/axb/", False),
+             (f"/{HOSTILE}?[", f"/{HOSTILE}?[/deeper/", True), ("/n\nl", "/n\nlz/", False),
+             ("/p", "/p/", True), ("/p", "/pq/", False)]
+    code = "\n".join(f"string match -qr -- {quote(auto.prefix_regex(root))} {quote(path)}; "
+                     "and echo 1; or echo 0" for root, path, _ in cases)
+    out = subprocess.run(["fish", "--no-config", "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == [str(int(want)) for _, _, want in cases]
+
+
+def test_a_root_ending_in_a_backslash_keeps_it(tmp_path: Path) -> None:
+    """On POSIX a backslash is part of a name: the root of `a\\` must not become `a`, or the
+    hook would take the sibling `a` for the same project."""
+    make_env_dir(tmp_path / "a\\" / ".venv")
+    r = auto.auto_code("bash", None, _environ(tmp_path), start=str(tmp_path / "a\\"))
+    assert f"_VENVSEL_AUTO_ROOT='{tmp_path}/a\\'\n" in r.code

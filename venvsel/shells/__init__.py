@@ -242,16 +242,18 @@ _AUTO_FILES = {
 
 
 def self_command() -> tuple[str | None, str | None]:
-    """How to start this very venvsel again by absolute path: ``(entry script, None)`` when
-    it was started through its ``venvsel`` script, else ``(None, python)`` for
-    ``python -m venvsel`` (as conda's hook records ``$CONDA_EXE``)."""
+    """How to start this very venvsel again by absolute path, as conda's hook records
+    ``$CONDA_EXE``: ``(entry script, python)``. The entry script is None when venvsel was not
+    started through its ``venvsel`` script (``python -m venvsel``); the Python running it
+    can always import it (the hooks run ``python -c`` then, and for the auto step)."""
+    python = os.path.abspath(sys.executable) if sys.executable else None
     argv0 = sys.argv[0] if sys.argv else ""
     name = os.path.basename(argv0).lower()
     if name.startswith("venvsel") and not name.endswith(".py") and os.path.isfile(argv0):
-        return os.path.abspath(argv0), None
+        return os.path.abspath(argv0), python
     if name.startswith("venvsel") and name.endswith("-script.py") and os.path.isfile(argv0):
-        return os.path.abspath(argv0[: -len("-script.py")]), None  # setuptools' .exe shim
-    return None, (os.path.abspath(sys.executable) if sys.executable else None)
+        return os.path.abspath(argv0[: -len("-script.py")]), python  # setuptools' .exe shim
+    return None, python
 
 
 def _self_lines(shell: str) -> str:

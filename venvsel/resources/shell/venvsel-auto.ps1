@@ -10,15 +10,21 @@ function global:__venvsel_auto {
     $sep = [string][IO.Path]::DirectorySeparatorChar
     $root = [string]$global:_VENVSEL_AUTO_ROOT
     if ($root -and ($here + $sep).StartsWith($root + $sep, [StringComparison]::Ordinal)) { return }
-    $venvselWords = __venvsel_exe_words
-    $venvselExe = $venvselWords[0]
-    $venvselPre = @($venvselWords | Select-Object -Skip 1)
+    if ($global:_VENVSEL_PY) {
+        # venvsel's auto step without the CLI's imports
+        $venvselExe = $global:_VENVSEL_PY
+        $venvselPre = @('-c', 'import sys; sys.path and not sys.path[0] and sys.path.pop(0); from venvsel.auto import main; sys.exit(main())')
+    } else {
+        $venvselWords = __venvsel_exe_words
+        $venvselExe = $venvselWords[0]
+        $venvselPre = @($venvselWords | Select-Object -Skip 1) + @('auto')
+    }
     $shellName = 'powershell'
     if ($PSVersionTable.PSEdition -eq 'Core') { $shellName = 'pwsh' }
     $savedEncoding = [Console]::OutputEncoding
     try {
         [Console]::OutputEncoding = [System.Text.Encoding]::UTF8
-        $code = & $venvselExe @venvselPre auto --shell $shellName --active ([string]$global:_VENVSEL_AUTO_ENV) | Out-String
+        $code = & $venvselExe @venvselPre --shell $shellName --active ([string]$global:_VENVSEL_AUTO_ENV) | Out-String
         $rc = $LASTEXITCODE
     } finally {
         [Console]::OutputEncoding = $savedEncoding

@@ -3,6 +3,15 @@
 # found last time, this is two string comparisons in zsh: no process starts. Otherwise
 # `venvsel auto` runs once and says what to do. An env you activated yourself is never
 # replaced; leaving the project restores exactly what was there before.
+# venvsel's auto step, started without the CLI's imports (click) when the hook knows
+# venvsel's Python; `venvsel auto` otherwise.
+__venvsel_auto_run() {
+    if [ -n "${_VENVSEL_PY-}" ]; then
+        "$_VENVSEL_PY" -c 'import sys; sys.path and not sys.path[0] and sys.path.pop(0); from venvsel.auto import main; sys.exit(main())' "$@"
+    else
+        __venvsel_exe auto "$@"
+    fi
+}
 __venvsel_auto() {
     local __venvsel_rc=$? __venvsel_code
     if [[ "$PWD" == "${_VENVSEL_AUTO_PWD-}" ]]; then
@@ -14,7 +23,7 @@ __venvsel_auto() {
             "$_VENVSEL_AUTO_ROOT"/*) return $__venvsel_rc ;;
         esac
     fi
-    if __venvsel_code="$(__venvsel_exe auto --shell zsh --active "${_VENVSEL_AUTO_ENV-}")"; then
+    if __venvsel_code="$(__venvsel_auto_run --shell zsh --active "${_VENVSEL_AUTO_ENV-}")"; then
         eval "$__venvsel_code"
     fi
     return $__venvsel_rc

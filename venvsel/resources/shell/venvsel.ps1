@@ -3,12 +3,15 @@
 # It defines a `venvsel` function: `venvsel activate ...` and `venvsel deactivate` change
 # this session (they run the code venvsel prints); every other command runs the real
 # venvsel. `venvsel shell-hook` records where venvsel was loaded from ($global:_VENVSEL_EXE,
-# or $global:_VENVSEL_PY -m venvsel), so switching to an env that does not hold venvsel
+# or $global:_VENVSEL_PY), so switching to an env that does not hold venvsel
 # never loses it. Without the hook:
 #     venvsel activate --shell pwsh ... | Out-String | Invoke-Expression
 function global:__venvsel_exe_words {
     if ($global:_VENVSEL_EXE) { return , @($global:_VENVSEL_EXE) }
-    if ($global:_VENVSEL_PY) { return , @($global:_VENVSEL_PY, '-m', 'venvsel') }
+    # -c, not -m venvsel: -m would put the current directory first on sys.path
+    if ($global:_VENVSEL_PY) {
+        return , @($global:_VENVSEL_PY, '-c', 'import sys; sys.path and not sys.path[0] and sys.path.pop(0); from venvsel.cli import main; sys.exit(main())')
+    }
     $app = Get-Command -Name 'venvsel' -CommandType Application -ErrorAction Stop |
         Select-Object -First 1
     return , @($app.Source)

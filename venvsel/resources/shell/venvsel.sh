@@ -3,13 +3,14 @@
 # It defines a `venvsel` function: `venvsel activate ...` and `venvsel deactivate` change
 # this shell (they evaluate the code venvsel prints); every other command runs the real
 # venvsel. `venvsel shell-hook` records where venvsel was loaded from ($_VENVSEL_EXE, or
-# $_VENVSEL_PY -m venvsel), so switching to an env that does not hold venvsel never loses
+# $_VENVSEL_PY), so switching to an env that does not hold venvsel never loses
 # it. Without the hook: eval "$(venvsel activate ...)".
 __venvsel_exe() {
     if [ -n "${_VENVSEL_EXE-}" ]; then
         "$_VENVSEL_EXE" "$@"
     elif [ -n "${_VENVSEL_PY-}" ]; then
-        "$_VENVSEL_PY" -m venvsel "$@"
+        # -c, not -m venvsel: -m would put the current directory first on sys.path
+        "$_VENVSEL_PY" -c 'import sys; sys.path and not sys.path[0] and sys.path.pop(0); from venvsel.cli import main; sys.exit(main())' "$@"
     else
         command venvsel "$@"
     fi
