@@ -67,6 +67,7 @@ def base_environ(tmp: Path) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "TERM": "dumb",
         "SHELL": "/bin/false",
+        "PYTHONWARNINGS": envs.VENVSEL_WARNINGS,  # a DeprecationWarning fails venvsel
     }
     for name in ("VENVSEL_CACHE_DIR", "VENVSEL_CONFIG_DIR", "VENVSEL_LOG_DIR"):
         environ[name] = os.environ[name]
