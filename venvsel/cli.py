@@ -120,14 +120,20 @@ def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
               help="Where to look for project envs (default: the current directory).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=None,
               help="Seconds the confirming live probe may take (default 30).")
+@click.option("--explain", is_flag=True,
+              help="Also print (on stderr) every env in rank order and why it is there.")
 @json_option
 def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...],
-         timeout: float | None, as_json: bool) -> None:
+         timeout: float | None, explain: bool, as_json: bool) -> None:
     """Print the path of the best env that satisfies every --need (exit 1 and the reasons
-    for each env when none does).
+    for each env when none does). With no --need: the project's own env (recorded with
+    `venvsel use`, or named by its poetry/pipenv/hatch/pdm/uv/conda/pyenv files, or its
+    .venv); where there is none, exit 1 naming the candidates: nothing is guessed.
 
     \b
     Examples:
+      venvsel pick                      # this project's env
+      venvsel pick --explain            # ... and the ranking, with the reason for each place
       venvsel pick --need cuda
       venvsel pick --need torch --need "numpy>=2" --python ">=3.10"
       cd "$(venvsel pick --need llama-gpu)"
@@ -136,9 +142,17 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
 
     if not needs and python_spec is None and not roots:
         # The project's recorded choice (`venvsel use`), exactly as activate/run resolve it.
+        from .errors import VenvselError
         from .select import resolve_env
 
-        env = resolve_env(None, (), None)
+        try:
+            env = resolve_env(None, (), None)
+        except VenvselError:
+            if explain:
+                click.echo(do_pick((), None).explain_ranking(chosen_path=""), err=True)
+            raise
+        if explain:
+            click.echo(do_pick((), None).explain_ranking(chosen_path=env.path), err=True)
         if as_json:
             from .render import emit_json
 
@@ -147,6 +161,8 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
             click.echo(env.path)
         return
     result = do_pick(needs, python_spec, roots=list(roots) or None, timeout=timeout)
+    if explain:
+        click.echo(result.explain_ranking(), err=True)
     if as_json:
         from .render import emit_json
 

@@ -227,7 +227,7 @@ def _broken_reason(
 
 
 def _kind(cfg: dict[str, str] | None, conda: bool, hint: str | None) -> str:
-    if hint in ("poetry", "pipenv", "hatch"):
+    if hint in ("poetry", "pipenv", "hatch", "pdm"):
         return hint
     if conda:
         return "conda"
@@ -309,6 +309,12 @@ class _Found:
         if real in self.reals:
             return
         self.reals.add(real)
+        if hint is None:
+            # Found in a project dir, as the active env or through a link: it still carries
+            # the label of the manager whose dir it lives in (a poetry env stays "poetry").
+            managed_source, managed = _hint_for(real)
+            if managed is not None:
+                source, hint = managed_source, managed
         self.envs.append(_make_env(path, source, hint, cwd=self.cwd, active=self.active))
 
     def add_children(self, parent: str, source: str, hint: str | None = None) -> None:
@@ -471,21 +477,33 @@ def _poetry_dirs() -> list[str]:
 
         cache = user_dir("cache", "pypoetry")
     dirs.append(os.path.join(os.path.expanduser(cache), "virtualenvs"))
-    return dirs
+    # virtualenvs.path / cache-dir set in poetry's own config.toml (`poetry config`)
+    from .projectenv import poetry_virtualenvs_path
+
+    configured = poetry_virtualenvs_path(os.sep)
+    return list(dict.fromkeys([*dirs, configured]))
 
 
 def _hatch_dir() -> str:
-    data = os.environ.get("HATCH_DATA_DIR")
-    if not data:
-        from .paths import user_dir
+    from .projectenv import hatch_virtual_dir
 
-        data = user_dir("data", "hatch")
-    return os.path.join(os.path.expanduser(data), "env", "virtual")
+    return hatch_virtual_dir()
+
+
+def _pdm_dir() -> str:
+    from .projectenv import pdm_venvs_dir
+
+    return pdm_venvs_dir()
 
 
 def _poetry(found: _Found) -> None:
     for d in _poetry_dirs():
         found.add_children(d, "poetry", "poetry")
+
+
+def _pdm(found: _Found) -> None:
+    # pdm's named envs: <venv.location>/<project>-<hash>-<name> (`pdm venv create`)
+    found.add_children(_pdm_dir(), "pdm", "pdm")
 
 
 def _hatch(found: _Found) -> None:
@@ -553,7 +571,7 @@ def discover(
             from .config import load_config
 
             config = load_config()
-        for locator in (_conda, _pyenv, _workon, _poetry, _hatch, _uv):
+        for locator in (_conda, _pyenv, _workon, _poetry, _hatch, _pdm, _uv):
             locator(found)
         for extra in config.extra_roots:
             if _is_dir(extra):
@@ -585,6 +603,8 @@ def _hint_for(real: str) -> tuple[str, str | None]:
         return "poetry", "poetry"
     if ("HATCH_DATA_DIR" in os.environ or "hatch" in lowered) and _under(real, [_hatch_dir()]):
         return "hatch", "hatch"
+    if ("PDM_CONFIG_FILE" in os.environ or "pdm" in lowered) and _under(real, [_pdm_dir()]):
+        return "pdm", "pdm"
     return "explicit", None
 
 

@@ -61,7 +61,7 @@ class Machine:
 # --------------------------------------------------------------------------- discovery
 
 EnvKind = Literal[
-    "venv", "virtualenv", "uv", "conda", "pyenv", "poetry", "pipenv", "hatch", "unknown"
+    "venv", "virtualenv", "uv", "conda", "pyenv", "poetry", "pipenv", "hatch", "pdm", "unknown"
 ]
 
 

@@ -385,7 +385,8 @@ def settings_text(kind: SettingsKind, old_text: str | None, settings: Settings |
 # --------------------------------------------------------------------------- status
 
 
-EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "not-recorded", "no-project"]
+EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "not-recorded", "no-project",
+                   "tool", "no-env"]
 
 
 @dataclass(frozen=True)
@@ -408,7 +409,7 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        return self.state not in ("missing", "broken")
+        return self.state not in ("missing", "broken", "no-env")
 
     def short(self) -> str:
         """For a shell prompt: the env's name, marked when it is not as chosen; "" when none."""
@@ -421,6 +422,10 @@ class Status:
         wanted = " and ".join([*self.needs, *([f"python{self.python}"] if self.python else [])])
         if self.root is None:
             lines = [f"project  none ({self.detail})"]
+        elif self.settings_file is None:  # no venvsel settings: the env its tools name
+            lines = [f"project  {self.root}",
+                     f"env      {self.env or '(none)'}",
+                     f"state    {self.state}: {self.detail}"]
         else:
             lines = [f"project  {self.root}  ({os.path.basename(self.settings_file or '')})",
                      f"needs    {wanted or '(none)'}",
@@ -450,11 +455,21 @@ def status(start: str | None = None) -> Status:
     active = _active_env()
     project = find_project(cwd)
     if project is None or project.settings is None:
+        from .resolve import tool_status
+
+        own = tool_status(cwd)
+        if own is not None:  # the env the project's own tools name (or its absence)
+            state, root, env_path, detail, message = own
+            same = None
+            if active and env_path:
+                same = os.path.realpath(active) == os.path.realpath(env_path)
+            return Status(cwd, root, None, (), None, env_path, state, detail, None, active, same,
+                          env_path if state == "tool" else None, message)
         return Status(cwd, None, None, (), None, None, "no-project",
                       "no venvsel settings in this directory or its parents", None, active, None,
-                      None, "No project settings: `venvsel activate` with no ENV or --need takes "
-                      "the best env found (`venvsel use --need ...` records what this project "
-                      "needs).")
+                      None, "No project settings and no env of the project's own: `venvsel "
+                      "activate` with no ENV or --need exits 1 rather than guess (`venvsel use "
+                      "PATH` records one; --need picks by what it must do).")
     s = project.settings
     wanted = " and ".join([*s.needs, *([f"python{s.python}"] if s.python else [])]) or "(none)"
     path = project.env_path()

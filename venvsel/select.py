@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .errors import UnmetError, UsageError
 from .model import Env, EnvRecord, Machine, Need, Verdict
+
+if TYPE_CHECKING:
+    from .projectenv import ProjectEnv
+    from .ranking import Ranked
 
 CAPABILITIES = ("cuda", "torch", "llama", "llama-gpu", "rocm", "mps")
 LIVE_NEEDS = frozenset(CAPABILITIES)
@@ -21,6 +25,28 @@ LIVE_NEEDS = frozenset(CAPABILITIES)
 YES: Final = "yes"
 NO: Final = "no"
 UNKNOWN: Final = "unknown"
+
+
+def near_capability(text: str) -> str | None:
+    """The built-in need ``text`` is a slip of (one letter changed, two swapped, or a
+    separator off: "cdua", "toch", "llama_gpu"), or None. Anything with a version, extras or
+    a marker is a requirement, never a slip."""
+    word = text.strip().lower()
+    if not word or any(c in word for c in "<>=!~[;@ "):
+        return None
+    squash = word.replace("_", "").replace("-", "").replace(".", "")
+    for cap in CAPABILITIES:
+        if squash == cap.replace("-", ""):
+            return cap
+        if len(word) != len(cap) or len(cap) < 4:
+            continue
+        diff = [i for i, (a, b) in enumerate(zip(word, cap)) if a != b]
+        if len(diff) == 1:
+            return cap
+        if (len(diff) == 2 and diff[1] == diff[0] + 1
+                and word[diff[0]] == cap[diff[1]] and word[diff[1]] == cap[diff[0]]):
+            return cap
+    return None
 
 
 def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[Need, ...]:
@@ -31,6 +57,12 @@ def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[N
         if text.lower() in CAPABILITIES:
             out.append(Need(text.lower()))  # type: ignore[arg-type]
             continue
+        near = near_capability(text)
+        if near is not None:
+            raise UsageError(
+                f"unknown need {text!r} — did you mean {near}?",
+                hint=f'A package is written as a requirement with a version, e.g. "{text}>=0".',
+            )
         from packaging.requirements import InvalidRequirement, Requirement
 
         try:
@@ -266,6 +298,36 @@ class PickResult:
     chosen: EnvRecord | None
     evaluations: tuple[Evaluation, ...]  # every env, in rank order
     machine: Machine
+    ranking: tuple[Ranked, ...] = ()  # every env with its tier and why (venvsel.ranking)
+
+    def explain_ranking(self, chosen_path: str | None = None) -> str:
+        """``pick --explain``: every env in rank order, the reason for its position and, with
+        needs, whether it meets them; the chosen one marked."""
+        from .ranking import TIER_WORDS
+
+        chosen_path = chosen_path or (self.chosen.env.path if self.chosen else None)
+        by_path = {ev.record.env.path: ev for ev in self.evaluations}
+        wanted = " and ".join(str(n) for n in self.needs)
+        head = (f"Ranking for {wanted}" if wanted else "Ranking (no --need)") + (
+            ": the project's recorded choice, then the env its tool files name, then the "
+            "active env, then other envs, base interpreters last; never one that cannot run.")
+        lines = [head]
+        for i, r in enumerate(self.ranking, 1):
+            env = r.record.env
+            mark = "→" if env.path == chosen_path else " "
+            num = f"{i:>2}." if r.usable else " --"
+            label = env.shown_path or env.path
+            lines.append(f"{mark}{num} {label}  [{env.kind}, {env.source}]")
+            lines.append(f"      {TIER_WORDS[r.tier]}: {r.why}")
+            ev = by_path.get(env.path)
+            if ev is not None and self.needs and r.usable:
+                failing = ev.failing
+                if failing is None:
+                    state = "meets" if ev.confirmed else "should meet (not yet confirmed live)"
+                    lines.append(f"      {state} {wanted}")
+                else:
+                    lines.append(f"      does not meet {failing[0]}: {failing[1].reason}")
+        return "\n".join(lines)
 
     def explain(self) -> str:
         """Why nothing fits: each env with the first need it fails and the fix."""
@@ -296,16 +358,18 @@ def pick(
     """The best env for ``needs``; confirms it live (one spawn, then cached) when needed."""
     from .config import load_config
     from .discover import discover
+    from .ranking import rank
     from .scan import Scanner
 
     parsed = parse_needs(needs, python_spec)
     scanner = Scanner()
-    envs = discover(roots, include_global=include_global, config=load_config())
-    records = sorted((scanner.record(e) for e in envs), key=rank_key)
-    evaluations = [evaluate(r, parsed, scanner.machine) for r in records]
+    own = _own_envs(roots)
+    envs = _with_own(discover(roots, include_global=include_global, config=load_config()), own)
+    ranking = rank([scanner.record(e) for e in envs], own)
+    evaluations = [evaluate(r.record, parsed, scanner.machine) for r in ranking]
     chosen: EnvRecord | None = None
     for i, ev in enumerate(evaluations):
-        if ev.failing is not None:
+        if ev.failing is not None or not ranking[i].usable:
             continue
         if not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
             (probed,) = scanner.probe([ev.record], timeout=timeout)
@@ -314,7 +378,33 @@ def pick(
                 continue
         chosen = ev.record
         break
-    return PickResult(parsed, chosen, tuple(evaluations), scanner.machine)
+    return PickResult(parsed, chosen, tuple(evaluations), scanner.machine, tuple(ranking))
+
+
+def _own_envs(roots: Sequence[str] | None) -> list[ProjectEnv]:
+    from .projectenv import project_envs
+
+    return project_envs(roots[0] if roots else None)
+
+
+def _with_own(envs: list[Env], own: Sequence[ProjectEnv]) -> list[Env]:
+    """The discovered envs plus the project's own ones that no locator saw (a pdm
+    ``.pdm-python`` or poetry ``virtualenvs.path`` pointing elsewhere)."""
+    import os
+
+    from .discover import env_from_path
+
+    seen = {e.path for e in envs}
+    out = list(envs)
+    for pe in own:
+        if pe.exists and pe.real not in seen and os.path.isdir(pe.real):
+            try:
+                env = env_from_path(pe.path)
+            except UsageError:
+                continue
+            seen.add(env.path)
+            out.append(env)
+    return out
 
 
 def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | None) -> Env:
@@ -337,6 +427,10 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
         recorded = recorded_choice(needs, python_spec)
         if recorded is not None:
             return recorded
+        if not needs and python_spec is None:
+            from .resolve import project_default
+
+            return project_default()  # the project's own env, or exit 1: never a guess
         project = find_project()
         roots = [project.root] if project is not None else None  # re-pick from a subdir too
     result = pick(needs, python_spec, roots=roots)
