@@ -234,7 +234,7 @@ def poetry_virtualenvs_path(root: str) -> str:
 
 def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     tool = _table(pyproject, "tool", "poetry")
-    claimed = bool(tool) or any(
+    claimed = "poetry" in _table(pyproject, "tool") or any(
         os.path.lexists(os.path.join(root, f)) for f in ("poetry.lock", "poetry.toml"))
     from .paths import user_dir
 
@@ -360,7 +360,7 @@ def hatch_virtual_dir(root: str | None = None) -> str:
 def _hatch(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     hatch_toml = _toml(os.path.join(root, "hatch.toml"))
     envs_cfg = _table(hatch_toml, "envs") or _table(pyproject, "tool", "hatch", "envs")
-    claimed = bool(_table(pyproject, "tool", "hatch")) or bool(hatch_toml)
+    claimed = "hatch" in _table(pyproject, "tool") or bool(hatch_toml)
     project_id = hatch_project_id(root)
     raw_name = _table(pyproject, "project").get("name")
     project_name = _canonical(raw_name) if isinstance(raw_name, str) else f"{project_id}-unmanaged"
@@ -425,7 +425,7 @@ def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
             yield ProjectEnv(p, "pdm", f"pdm: named env {n[len(prefix):]} ({prefix}… = dir name "
                              f"+ md5 of {root})", _is_dir(p),
                              recreate=f"pdm venv create --name {n[len(prefix):]}")
-    claimed = bool(_table(pyproject, "tool", "pdm")) or os.path.lexists(
+    claimed = "pdm" in _table(pyproject, "tool") or os.path.lexists(
         os.path.join(root, "pdm.lock"))
     if claimed and not saved and not named:
         dot_venv = os.path.join(root, ".venv")
@@ -438,7 +438,7 @@ def _uv_root(root: str) -> str:
     d = os.path.dirname(root)
     home = os.path.realpath(_home())
     while os.path.dirname(d) != d and os.path.realpath(d) != home:
-        if _table(_toml(os.path.join(d, "pyproject.toml")), "tool", "uv", "workspace"):
+        if "workspace" in _table(_toml(os.path.join(d, "pyproject.toml")), "tool", "uv"):
             return d
         if os.path.lexists(os.path.join(d, ".git")):
             break
@@ -447,7 +447,7 @@ def _uv_root(root: str) -> str:
 
 
 def _uv(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
-    claimed = bool(_table(pyproject, "tool", "uv")) or os.path.lexists(
+    claimed = "uv" in _table(pyproject, "tool") or os.path.lexists(
         os.path.join(root, "uv.lock"))
     if not claimed:
         return
