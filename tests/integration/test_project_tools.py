@@ -42,7 +42,7 @@ def tools_bin() -> Path:
 
 def tool_env(tools_bin: Path) -> dict[str, str]:
     """The test's isolated environment (HOME, XDG dirs from conftest) plus the tools."""
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env = envs.tool_env(dict(os.environ))
     env.update(
         PATH=f"{tools_bin}{os.pathsep}{env.get('PATH', '')}",
         PIPENV_YES="1", PIPENV_NOSPIN="1", PIPENV_IGNORE_VIRTUALENVS="1",
