@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .model import EnvRecord, Machine, Need
 from .scan import ScanResult, scan
-from .select import NO, YES, Evaluation, evaluate, rank_key
+from .select import NO, YES, Evaluation, evaluate
 
 DOCTOR_NEEDS = ("cuda", "torch", "llama", "llama-gpu")
 
@@ -37,7 +37,11 @@ def _label(r: EnvRecord) -> str:
 
 def diagnose(result: ScanResult) -> DoctorReport:
     """Turn a live scan into verdicts, the best env per need, and what to do about it."""
-    machine, records = result.machine, sorted(result.records, key=rank_key)
+    from .projectenv import project_envs
+    from .ranking import rank
+
+    machine = result.machine
+    records = [r.record for r in rank(result.records, project_envs())]  # pick's order
     needs = [Need(n) for n in DOCTOR_NEEDS]  # type: ignore[arg-type]
     evals = {r.env.path: evaluate(r, needs, machine) for r in records}
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .model import EnvRecord, Need, ProbeResult
-from .select import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs, rank_key
+from .select import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,11 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
         record = EnvRecord(env, entry.static, prediction, entry.probe, True)
         if all(check(record, n, machine).outlook == YES for n in needs):
             candidates.append(record)
-    return min(candidates, key=rank_key) if candidates else None
+    from .projectenv import project_envs
+    from .ranking import rank
+
+    usable = [r.record for r in rank(candidates, project_envs()) if r.usable]  # pick's order
+    return usable[0] if usable else None
 
 
 def evaluate_running(

@@ -260,38 +260,6 @@ def evaluate(record: EnvRecord, needs: Sequence[Need], machine: Machine) -> Eval
     return Evaluation(record, tuple((n, check(record, n, machine)) for n in needs))
 
 
-def _version_key(text: str | None) -> tuple[int, ...]:
-    out: list[int] = []
-    for part in (text or "").split("+")[0].split("."):
-        digits = "".join(ch for ch in part if ch.isdigit())
-        if not digits:
-            break
-        out.append(int(digits))
-    return tuple(out)
-
-
-def _newest_first(text: str | None) -> tuple[int, tuple[int, ...]]:
-    """Sort key: any version before none, newer versions first."""
-    version = _version_key(text)
-    return (0 if version else 1, tuple(-x for x in version))
-
-
-def rank_key(record: EnvRecord) -> tuple[object, ...]:
-    """Project-local over global, then the active env, then newer CUDA/torch, then shorter path."""
-    torch = record.static.torch
-    probe = record.probe
-    cuda = (probe.torch_cuda if probe else None) or (torch.cuda if torch else None)
-    tv = (probe.torch_version if probe else None) or (torch.version if torch else None)
-    return (
-        0 if record.env.source == "project" else 1,
-        0 if record.env.active else 1,
-        _newest_first(cuda),
-        _newest_first(tv),
-        len(record.env.path),
-        record.env.path,
-    )
-
-
 @dataclass(frozen=True)
 class PickResult:
     needs: tuple[Need, ...]
