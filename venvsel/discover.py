@@ -480,7 +480,7 @@ def _poetry_dirs() -> list[str]:
     # virtualenvs.path / cache-dir set in poetry's own config.toml (`poetry config`)
     from .projectenv import poetry_virtualenvs_path
 
-    configured = poetry_virtualenvs_path(os.sep)
+    configured = poetry_virtualenvs_path(None)
     return list(dict.fromkeys([*dirs, configured]))
 
 

@@ -416,7 +416,7 @@ class Status:
         if self.env is None:
             return ""
         name = os.path.basename(self.env)
-        return name if self.state in ("ok", "unverified") else f"{name} ({self.state})"
+        return name if self.state in ("ok", "unverified", "tool") else f"{name} ({self.state})"
 
     def text(self) -> str:
         wanted = " and ".join([*self.needs, *([f"python{self.python}"] if self.python else [])])

@@ -41,8 +41,6 @@ calls :func:`project_envs` on every ``cd``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 import sys
@@ -141,6 +139,8 @@ def _home() -> str:
 
 
 def _b64_8(digest: bytes) -> str:
+    import base64
+
     return base64.urlsafe_b64encode(digest).decode()[:8]
 
 
@@ -192,6 +192,8 @@ def poetry_env_name(name: str, project_dir: str) -> str:
     name = _canonical(name).lower()
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", name)[:42]
     normalized_cwd = os.path.normcase(os.path.realpath(project_dir))
+    import hashlib  # here, not at the top: ~10 ms, and most projects never need it
+
     h = _b64_8(hashlib.sha256(normalized_cwd.encode()).digest())
     return f"{sanitized}-{h}"
 
@@ -217,13 +219,14 @@ def _truthy(value: Any) -> bool | None:
     return str(value).strip().lower() in ("true", "1", "yes", "y", "on")
 
 
-def poetry_virtualenvs_path(root: str) -> str:
-    """``virtualenvs.path`` as poetry resolves it: env var, poetry.toml, config.toml, default."""
+def poetry_virtualenvs_path(root: str | None) -> str:
+    """``virtualenvs.path`` as poetry resolves it: env var, the project's poetry.toml (none
+    when ``root`` is None), its global config.toml, then ``{cache-dir}/virtualenvs``."""
     from .paths import user_dir
 
     config_dir = os.environ.get("POETRY_CONFIG_DIR") or user_dir("config", "pypoetry")
     glob = _toml(os.path.join(config_dir, "config.toml"))
-    local = _toml(os.path.join(root, "poetry.toml"))
+    local = _toml(os.path.join(root, "poetry.toml")) if root else {}
     cache = _poetry_setting(local, glob, "cache-dir") or user_dir("cache", "pypoetry")
     path = _poetry_setting(local, glob, "virtualenvs", "path")
     if not path:
@@ -251,8 +254,15 @@ def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     name = _table(pyproject, "project").get("name") or tool.get("name") or "non-package-mode"
     if not isinstance(name, str):
         return
-    base = poetry_env_name(name, root)
     venvs = poetry_virtualenvs_path(root)
+    try:
+        names = sorted(os.listdir(venvs), reverse=True)  # py3.12 before py3.11
+    except OSError:
+        names = []
+    prefix = re.sub(r'[ $`!*@"\\\r\n\t]', "_", _canonical(name))[:42] + "-"
+    if not claimed and not any(n.startswith(prefix) for n in names):
+        return  # not a poetry project, and no env of that name: no hash to compute
+    base = poetry_env_name(name, root)
     why = f"poetry: env {base}-py* (name {_canonical(name)} + sha256 of {os.path.realpath(root)})"
     chosen: str | None = None
     minor = _table(_toml(os.path.join(venvs, "envs.toml")), base).get("minor")
@@ -261,10 +271,6 @@ def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
         yield ProjectEnv(chosen, "poetry", why + f", py{minor.strip()} chosen by `poetry env use`",
                          _is_dir(chosen), recreate=f"poetry env use {minor.strip()}")
     found = False
-    try:
-        names = sorted(os.listdir(venvs), reverse=True)  # py3.12 before py3.11
-    except OSError:
-        names = []
     for n in names:
         p = os.path.join(venvs, n)
         if n.startswith(f"{base}-py") and p != chosen and _is_dir(p):
@@ -280,6 +286,8 @@ def pipenv_env_name(project_dir: str, pipfile: str | None = None) -> str:
     location = pipfile or os.path.join(project_dir, "Pipfile")
     name = os.path.basename(os.path.dirname(location))
     clean = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", name)[0:42]
+    import hashlib
+
     h = _b64_8(hashlib.sha256(location.encode()).digest()[:6])
     return f"{clean}-{h}"
 
@@ -332,6 +340,8 @@ def hatch_project_id(project_dir: str) -> str:
     path = str(project_dir)
     if sys.platform in ("win32", "darwin"):
         path = path.casefold()
+    import hashlib
+
     return _b64_8(hashlib.sha256(path.encode("utf-8")).digest())
 
 
@@ -361,8 +371,11 @@ def _hatch(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     hatch_toml = _toml(os.path.join(root, "hatch.toml"))
     envs_cfg = _table(hatch_toml, "envs") or _table(pyproject, "tool", "hatch", "envs")
     claimed = "hatch" in _table(pyproject, "tool") or bool(hatch_toml)
-    project_id = hatch_project_id(root)
     raw_name = _table(pyproject, "project").get("name")
+    if not claimed and not (isinstance(raw_name, str) and _is_dir(
+            os.path.join(hatch_virtual_dir(root), _canonical(raw_name)))):
+        return  # not a hatch project, and no hatch env of that name: no hash to compute
+    project_id = hatch_project_id(root)
     project_name = _canonical(raw_name) if isinstance(raw_name, str) else f"{project_id}-unmanaged"
     default_path = _table(envs_cfg, "default").get("path")
     if isinstance(default_path, str) and default_path:
@@ -389,6 +402,8 @@ def _hatch(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
 def pdm_venv_prefix(project_dir: str) -> str:
     """pdm's ``get_venv_prefix``: ``<dir name>-<urlsafe-b64(md5(posix path))[:8]>-``."""
     posix = project_dir.replace(os.sep, "/")
+    import hashlib
+
     digest = hashlib.md5(posix.encode(), usedforsecurity=False).digest()
     return f"{os.path.basename(project_dir)}-{_b64_8(digest)}-"
 
@@ -411,13 +426,14 @@ def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
         env = _env_of_interpreter(saved if os.path.isabs(saved) else os.path.join(root, saved))
         yield ProjectEnv(env, "pdm", f"pdm: .pdm-python names {saved}",
                          _is_dir(env) and _looks_like_env(env), recreate="pdm install")
-    prefix = pdm_venv_prefix(root)
     venvs = pdm_venvs_dir()
     try:
         names = sorted(os.listdir(venvs))
     except OSError:
         names = []
     named = False
+    base = os.path.basename(root) + "-"
+    prefix = pdm_venv_prefix(root) if any(n.startswith(base) for n in names) else base + "\0"
     for n in names:
         if n.startswith(prefix):
             named = True
@@ -558,10 +574,15 @@ def _pyenv(root: str) -> Iterator[ProjectEnv]:
 
 
 def _local(root: str) -> Iterator[ProjectEnv]:
-    for n in LOCAL_NAMES:
-        p = os.path.join(root, n)
-        if _is_dir(p) and _looks_like_env(p):
-            yield ProjectEnv(p, "local", f"the project's own {n} dir", True)
+    """Env dirs in the project dir, as discovery's project locator sees them (``.venv*``,
+    ``venv*``, ``env``, ``.conda``, any dir with pyvenv.cfg): the usual names first."""
+    from .discover import _child_dirs, _project_candidate
+
+    children = [(n, p) for n, p in _child_dirs(root) if _project_candidate(n, p)]
+    children.sort(key=lambda c: (LOCAL_NAMES.index(c[0]) if c[0] in LOCAL_NAMES
+                                 else len(LOCAL_NAMES), c[0]))
+    for n, p in children:
+        yield ProjectEnv(p, "local", f"the project's own {n} dir", True)
 
 
 def _recorded(root: str) -> Iterator[ProjectEnv]:

@@ -92,7 +92,16 @@ def _newest_first(text: str | None) -> tuple[int, tuple[int, ...]]:
 
 def rank(records: Sequence[EnvRecord], own: Sequence[ProjectEnv] = ()) -> list[Ranked]:
     """Every record with its tier and reason, best first (unusable ones last)."""
-    order = {pe.real: (i, pe) for i, pe in enumerate(own) if pe.exists}
+    # The project's envs keep the order their tools give, except that its local env dirs
+    # (.venv, .venv310, ...) rank as equals: between them a need decides (newer CUDA/torch).
+    order: dict[str, tuple[int, ProjectEnv]] = {}
+    first_local: int | None = None
+    for i, pe in enumerate(own):
+        if pe.exists and pe.real not in order:
+            if pe.tool == "local":
+                first_local = i if first_local is None else first_local
+                i = first_local
+            order[pe.real] = (i, pe)
     out: list[tuple[tuple[object, ...], Ranked]] = []
     for rec in records:
         env = rec.env

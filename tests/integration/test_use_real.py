@@ -217,12 +217,15 @@ def test_recorded_env_wins_from_a_subdirectory_and_direnv(tmp_path: Path, make_e
     env_b = make_env(".venv-b", packages=("six",))
     before = _tree(root)
     # .venv-b is not the best pick for six (.venv-a ranks first), but it is what was chosen.
+    assert run_venvsel("pick", "--need", "six", cwd=root).stdout == f"{root / '.venv-a'}\n"
     proc = run_venvsel("use", ".venv-b", "--need", "six", "--direnv", cwd=root)
     assert proc.returncode == 0, proc.stderr
     assert tomllib.loads((root / ".venvsel.toml").read_text()) == {
         "needs": ["six"], "env": ".venv-b"}  # no pyproject.toml: the project's own file
-    best = run_venvsel("pick", "--need", "six", cwd=root)
-    assert best.stdout == f"{root / '.venv-a'}\n"
+    # Once recorded, the choice ranks first for --need too (venvsel.ranking), and says why.
+    best = run_venvsel("pick", "--need", "six", "--explain", cwd=root)
+    assert best.stdout == f"{root / '.venv-b'}\n"
+    assert "the project's recorded choice: chosen with `venvsel use`" in best.stderr
 
     sub = root / "src" / "pkg"
     sub.mkdir(parents=True)
