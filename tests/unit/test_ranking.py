@@ -83,3 +83,21 @@ def test_manager_label_kept_through_a_link_and_when_active(
     monkeypatch.chdir(proj)
     (env,) = [e for e in discover(include_global=False) if e.path == str(poetry)]
     assert (env.kind, env.source, env.active) == ("poetry", "poetry", True)
+
+
+def test_a_conda_base_is_a_base_interpreter_and_its_named_env_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install = tmp_path / "miniconda3"
+    for prefix in (install, install / "envs" / "work"):
+        (prefix / "conda-meta").mkdir(parents=True)
+        (prefix / "bin").mkdir()
+        os.symlink(BASE, prefix / "bin" / "python")
+        (prefix / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+         ).mkdir(parents=True)
+    monkeypatch.setenv("CONDA_EXE", str(install / "bin" / "conda"))
+    monkeypatch.chdir(tmp_path)
+    tiers = {Path(r.record.env.path): r.tier for r in pick([], None).ranking}
+    assert tiers[install] == "base" and tiers[install / "envs" / "work"] == "other"
+    chosen = pick([], ">=3.8").chosen
+    assert chosen is not None and Path(chosen.env.path) == install / "envs" / "work"
