@@ -235,6 +235,11 @@ def poetry_virtualenvs_path(root: str | None) -> str:
     return os.path.expanduser(path)
 
 
+def _py_suffix_newest_first(name: str) -> tuple[tuple[int, ...], str]:
+    m = re.search(r"-py(\d+)\.(\d+)$", name)
+    return ((-int(m.group(1)), -int(m.group(2))) if m else (), name)
+
+
 def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     tool = _table(pyproject, "tool", "poetry")
     claimed = "poetry" in _table(pyproject, "tool") or any(
@@ -256,7 +261,7 @@ def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
         return
     venvs = poetry_virtualenvs_path(root)
     try:
-        names = sorted(os.listdir(venvs), reverse=True)  # py3.12 before py3.11
+        names = sorted(os.listdir(venvs), key=_py_suffix_newest_first)  # py3.12, py3.9
     except OSError:
         names = []
     prefix = re.sub(r'[ $`!*@"\\\r\n\t]', "_", _canonical(name))[:42] + "-"

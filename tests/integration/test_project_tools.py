@@ -189,6 +189,20 @@ def test_no_env_of_its_own_means_no_guess(tmp_path: Path, tools_bin: Path) -> No
     assert pick.stdout.strip() == os.path.realpath(other)
 
 
+def test_need_met_by_the_projects_env_picks_it(tmp_path: Path, tools_bin: Path) -> None:
+    """The issue's case: the project's poetry env has six; --need six must print it, from
+    the project and (as the only env that has six) from anywhere."""
+    root, env_dir = make_poetry(tmp_path, tools_bin)
+    sh([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "six"], root,
+       envs.tool_env(dict(os.environ)))
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    for cwd in (root, other):
+        pick = run_venvsel("pick", "--need", "six", cwd=cwd)
+        assert pick.returncode == 0, pick.stderr
+        assert pick.stdout.strip() == os.path.realpath(env_dir)
+
+
 @pytest.mark.parametrize("tool", ["poetry", "pipenv", "hatch"])
 def test_deleted_env_says_so(tool: str, tmp_path: Path, tools_bin: Path) -> None:
     root, env_dir = MAKERS[tool](tmp_path, tools_bin)

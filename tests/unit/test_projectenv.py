@@ -70,6 +70,10 @@ def test_poetry_in_project_and_envs_toml(tmp_path: Path) -> None:
     found = projectenv.project_envs(str(root))
     assert [Path(p.path).name for p in found] == [f"{base}-py3.9", f"{base}-py3.12"]
     assert "poetry env use" in found[0].why
+    env_at(venvs / f"{base}-py3.10")
+    (venvs / "envs.toml").unlink()  # no choice recorded: newest Python first, as listed
+    found = projectenv.project_envs(str(root))
+    assert [Path(p.path).name[-6:] for p in found] == ["py3.12", "py3.10", "-py3.9"]
 
 
 def test_poetry_virtualenvs_path_from_its_config(tmp_path: Path) -> None:
