@@ -169,6 +169,18 @@ def _env_of_interpreter(exe: str) -> str:
 # --------------------------------------------------------------------------- the project dir
 
 
+def _has_env_dir(d: str) -> bool:
+    """``d`` holds an env dir named like one (.venv, .venv310, venv, env, .conda): a plain
+    ``python -m venv .venv`` makes a project of a directory with no other file."""
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return False
+    return any((n.startswith((".venv", "venv")) or n in ("env", ".conda"))
+               and _looks_like_env(os.path.join(d, n)) for n in names)
+
+
+
 def find_root(start: str | None = None) -> str | None:
     """The nearest dir (from ``start``, default cwd, upwards) that holds a project file;
     never ``$HOME`` or ``/``, never above a directory holding ``.git``."""
@@ -177,7 +189,7 @@ def find_root(start: str | None = None) -> str | None:
     while True:
         if os.path.realpath(d) == home or os.path.dirname(d) == d:
             return None
-        if any(os.path.lexists(os.path.join(d, m)) for m in MARKERS):
+        if any(os.path.lexists(os.path.join(d, m)) for m in MARKERS) or _has_env_dir(d):
             return d
         if os.path.lexists(os.path.join(d, ".git")):
             return None

@@ -13,7 +13,7 @@ import os
 
 from .errors import UnmetError, UsageError
 from .model import Env
-from .projectenv import Ownership, ProjectEnv, ownership
+from .projectenv import LOCAL_NAMES, Ownership, ProjectEnv, ownership
 from .ranking import MIN_PYTHON
 
 _CHOOSE = ("Choose one: `venvsel activate PATH` for this shell, or `venvsel use PATH` to record "
@@ -105,9 +105,16 @@ def project_default(start: str | None = None) -> Env:
     """The first env of the project's own that exists and can run; UnmetError otherwise."""
     owned = ownership(start)
     problems: list[str] = []
+    unusual = [pe for pe in owned.envs if pe.tool == "local"
+               and os.path.basename(pe.path) not in LOCAL_NAMES]
     for pe in owned.envs:
         if pe.tool == "venvsel":
             continue  # the recorded choice was weighed already (project.recorded_choice)
+        if pe in unusual and len(unusual) > 1:
+            names = ", ".join(os.path.basename(u.path) for u in unusual)
+            raise UnmetError(
+                f"The project at {_short(owned.root or '.')} has several env dirs ({names}) and "
+                "none is named .venv, so venvsel will not guess which is its env.\n" + _CHOOSE)
         if not pe.exists:
             problems.append(f"{pe.why}: {_short(pe.path)} does not exist (deleted, or never "
                             f"created{f'; `{pe.recreate}` creates it' if pe.recreate else ''})")

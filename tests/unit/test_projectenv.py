@@ -176,3 +176,28 @@ def test_misspelt_need_is_not_a_package() -> None:
     for word in ("six", "torchx", "numpy", "torch>=2", "cdua>=0", "mps"):
         assert near_capability(word) is None or word == "mps"
     assert [n.kind for n in parse_needs(["six", "cdua>=0"])] == ["requirement", "requirement"]
+
+
+def test_a_plain_venv_dir_makes_a_project(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    env = env_at(tmp_path / "venv")
+    (tmp_path / "sub").mkdir()
+    pe = first(tmp_path / "sub")
+    assert (pe.tool, pe.path) == ("local", str(env))
+
+
+def test_several_unusual_env_dirs_are_not_guessed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venvsel.errors import UnmetError
+    from venvsel.resolve import project_default
+
+    (tmp_path / ".git").mkdir()
+    env_at(tmp_path / ".venv-gpu")
+    env_at(tmp_path / ".venv310")
+    with pytest.raises(UnmetError) as err:
+        project_default(str(tmp_path))
+    assert "several env dirs (.venv-gpu, .venv310)" in err.value.message
+    assert "venvsel use PATH" in err.value.message
+    one = env_at(tmp_path / ".venv")
+    assert project_default(str(tmp_path)).path == str(one)
