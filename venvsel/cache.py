@@ -1,32 +1,63 @@
-"""The capability cache: one JSON entry per env, valid while the env's and the machine's
-fingerprints are unchanged, so a warm ``pick``/``activate`` spawns nothing.
+"""The capability cache: one SQLite database of entries, one per env, each valid while the
+env's and the machine's fingerprints are unchanged, so a warm ``pick``/``activate`` spawns
+nothing.
 
-Entries live in ``paths.cache_dir()/envs/<sha256 of the env's real path>.json`` with a schema
-version. Writes are atomic (temp file + ``os.replace``) under a per-entry file lock; reads
-take no lock (a reader sees the old or the new file, never half of one). A corrupt entry is
-a miss with one warning and is deleted; an unwritable cache dir is one warning, never a crash.
+The store is ``paths.cache_dir()/envs-<host>.sqlite3`` (stdlib ``sqlite3``, WAL journal): one
+file, and one transaction per scan however many envs it writes. One file per host because
+the entries are keyed by the host's driver fingerprint anyway, and SQLite's WAL must not be
+shared by processes of two machines (a cluster's NFS home). Guarantees:
+
+- Readers take no lock and never wait for a writer (WAL); a reader sees a whole transaction
+  or none of it. A warm read imports nothing but ``sqlite3`` (no lock library).
+- Writers wait for each other (``busy_timeout``); a process killed mid-write leaves the last
+  committed state (SQLite rolls the torn transaction back on the next open).
+- A corrupt or truncated database is one warning, then deleted and rebuilt (under a lock, so
+  that concurrent processes rebuild it once); a corrupt entry is one warning and dropped.
+- ``PRAGMA user_version`` is the schema version: a database of another version is a miss
+  for readers and is rebuilt, quietly, by the next writer.
+- An unwritable or unreadable cache is one warning, never a crash; ``sqlite3`` missing from
+  the interpreter (some source builds) turns the cache off with one warning.
+
+Entries are stored as their JSON (:meth:`CacheEntry.to_json`) beside the columns that are
+looked up, so a field added to :class:`CacheEntry` needs no change to the table.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import paths, render
 from .model import Env, ProbeResult, StaticInfo, to_json
 
-SCHEMA = 1
-LOCK_TIMEOUT = 10.0  # seconds; a writer holds the lock for one small write
-ENTRY_SUFFIX = ".json"
+if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
+
+try:  # the builtin sha256: `import hashlib` loads OpenSSL (~2 ms of a warm pick)
+    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found, unused-ignore]
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found, no-redef, unused-ignore]
+    except ImportError:
+        from hashlib import sha256 as _sha256  # type: ignore[assignment, unused-ignore]
+
+SCHEMA = 2  # 1 was one JSON file per env
+BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer's transaction
+LEGACY_DIR = "envs"  # schema 1's directory of JSON files, removed by `cache clear`
 
 # Dist-info dirs whose change (install, upgrade, reinstall) can change what a probe says.
 _WATCHED_PREFIXES = ("torch", "llama_cpp", "nvidia")
+
+_TABLE = (
+    "CREATE TABLE entries (path BLOB PRIMARY KEY, env_fp TEXT NOT NULL, "
+    "machine_fp TEXT NOT NULL, written REAL NOT NULL, data TEXT NOT NULL)"
+)
 
 _warned: set[str] = set()  # kinds of warning already given by this process
 
@@ -60,16 +91,17 @@ def _site_packages(env: Env) -> list[str]:
     return [p for p in found if os.path.isdir(p)]
 
 
-def env_fingerprint(env: Env) -> str:
+def env_fingerprint(env: Env, realpath: Any = os.path.realpath) -> str:
     """A cheap, stat-only digest that changes when anything a probe depends on changes.
 
     Interpreter (real path, mtime, size), pyvenv.cfg, conda-meta, every site-packages dir's
     mtime (pip install/uninstall changes it) and the torch*/llama_cpp*/nvidia* dist-info dirs
     (an in-place reinstall of the same names). No file contents read, nothing spawned.
+    ``realpath`` may be a memoised resolver (see :class:`venvsel.discover.RealPaths`).
     """
     parts = [f"path={env.path}"]
     if env.interpreter:
-        real = os.path.realpath(env.interpreter)
+        real = realpath(env.interpreter)
         parts += [f"exe={real}", _stat_part("exe", real)]
     else:
         parts.append("exe=none")
@@ -89,14 +121,8 @@ def env_fingerprint(env: Env) -> str:
         except OSError:
             continue
         parts += [f"di:{name}={mtime}" for name, mtime in watched]
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
-
-
-def entry_key(env_path: str) -> str:
-    """The entry's file stem: sha256 of the env's real path."""
-    return hashlib.sha256(
-        os.path.realpath(env_path).encode("utf-8", "surrogateescape")
-    ).hexdigest()
+    digest: str = _sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return digest
 
 
 # --------------------------------------------------------------------------- entries
@@ -126,80 +152,236 @@ class CacheEntry:
         )
 
 
-class _Corrupt(Exception):
-    pass
+def _key(path: str) -> bytes:
+    """The row key: the env's real path as the bytes the file system holds."""
+    return os.fsencode(path)
+
+
+def _parse(raw: object) -> CacheEntry:
+    """The entry a row's ``data`` holds; ValueError (and friends) when it is not one."""
+    data = json.loads(raw if isinstance(raw, (str, bytes)) else "")
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    return CacheEntry.from_json(data)
+
+
+def _db_name() -> str:
+    host = os.uname().nodename if hasattr(os, "uname") else os.environ.get("COMPUTERNAME", "")
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in host)
+    return f"envs-{safe or 'local'}.sqlite3"
+
+
+class _Unusable(Exception):
+    """The database cannot be opened or used right now (reason in the message)."""
+
+
+def _corrupt(exc: BaseException) -> bool:
+    """A DatabaseError that says the file is damaged (not locked, not unwritable)."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11
+    if isinstance(code, int):
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
 
 
 class Cache:
     """The on-disk store. Cheap to create: nothing touches the disk until it is used."""
 
-    def __init__(self, root: Path | None = None) -> None:
-        self.root = Path(root) if root is not None else paths.cache_dir() / "envs"
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self._root = os.fspath(root) if root is not None else paths.cache_dir_str()
+        self._file = os.path.join(self._root, _db_name())
+        self._conn: sqlite3.Connection | None = None
+        self._ready = False  # this connection saw the table of this SCHEMA
+        self._writer = False  # ... and is set up for writing
+        self._off = False  # sqlite3 is missing: no cache in this process
 
-    # -- paths
+    @property
+    def root(self) -> Path:
+        """The cache dir that holds the database."""
+        from pathlib import Path
 
-    def file_for(self, env_path: str) -> Path:
-        return self.root / (entry_key(env_path) + ENTRY_SUFFIX)
+        return Path(self._root)
 
-    def _lock_for(self, file: Path) -> Path:
-        return self.root / "locks" / (file.stem + ".lock")
+    @property
+    def file(self) -> Path:
+        """The database file."""
+        from pathlib import Path
 
-    def _entry_files(self) -> list[Path]:
-        try:
-            with os.scandir(self.root) as it:
-                return sorted(Path(e.path) for e in it
-                              if e.name.endswith(ENTRY_SUFFIX) and not e.name.startswith("."))
-        except OSError:
-            return []
+        return Path(self._file)
 
-    # -- reading
+    # -- the connection
 
-    def _load(self, file: Path) -> CacheEntry | None:
-        """The entry in ``file``; None when missing or of another schema; _Corrupt if bad."""
-        try:
-            raw = file.read_bytes()
-        except FileNotFoundError:
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        """The open connection; None when there is no database and ``create`` is False."""
+        if self._conn is not None:
+            return self._conn
+        import sqlite3
+
+        if not create and not os.path.exists(self._file):
             return None
-        except OSError as exc:
-            _warn_once("unreadable", f"cannot read cache entry {file}: {exc.strerror or exc}; "
-                       "ignoring the cache for it")
-            return None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            if data.get("schema") != SCHEMA:
-                return None  # another venvsel version's entry: a miss, overwritten on put
-            return CacheEntry.from_json(data)
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise _Corrupt(str(exc)) from exc
+        if create:
+            from .fsutil import ensure_cache_dir
 
-    def _read(self, file: Path) -> CacheEntry | None:
+            try:
+                ensure_cache_dir(self._root)
+            except OSError as exc:
+                raise _Unusable(exc.strerror or str(exc)) from exc
         try:
-            return self._load(file)
-        except _Corrupt:
-            self._drop_corrupt(file)
-            return None
+            conn = sqlite3.connect(self._file, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _Unusable(str(exc)) from exc
+        self._conn = conn
+        return conn
 
-    def _drop_corrupt(self, file: Path) -> None:
-        _warn_once("corrupt", f"cache entry {file} is corrupt; deleted it (it will be rebuilt)")
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        self._conn, self._ready, self._writer = None, False, False
+
+    def close(self) -> None:
+        """Close the database (also done when the process exits)."""
+        self._close()
+
+    def _version(self, conn: sqlite3.Connection) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])
+        if version == 0:
+            # SQLite reads a file too short to hold its first page as an empty database:
+            # that is a new one only when it is empty, else what is left of a damaged one.
+            # (Never open() the file here: closing any descriptor of it drops every lock
+            # SQLite holds on it in this process.)
+            try:
+                size = os.stat(self._file).st_size
+            except OSError:
+                size = 0
+            if 0 < size < 512:
+                import sqlite3
+
+                raise sqlite3.DatabaseError("file is not a database (too short)")
+        return version
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        """WAL journal and the table of this SCHEMA; another version's table is replaced."""
+        if self._writer:
+            return
+        if not self._ready and self._version(conn) != SCHEMA:
+            if conn.execute("PRAGMA journal_mode").fetchall()[0][0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if self._version(conn) != SCHEMA:  # another process may have done it
+                    conn.execute("DROP TABLE IF EXISTS entries")
+                    conn.execute(_TABLE)
+                    conn.execute(f"PRAGMA user_version = {SCHEMA}")
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                raise
+        conn.execute("PRAGMA synchronous = NORMAL")  # WAL: durable across crashes, fewer fsyncs
+        self._ready = self._writer = True
+
+    def _rebuild(self, exc: BaseException) -> None:
+        """Delete the damaged database (once, whoever sees it first) so it is made anew."""
+        _warn_once("corrupt", f"the cache database {self.file} is damaged ({exc}); "
+                   "deleted it, it will be rebuilt")
+        self._close()
         try:
+            import sqlite3
+
             from filelock import FileLock
 
-            lock = self._lock_for(file)
-            lock.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(lock), timeout=LOCK_TIMEOUT):
-                # A writer may have replaced it with a good entry meanwhile: keep that one.
+            seen = os.stat(self.file)
+            with FileLock(str(self.root / f".{self.file.name}.lock"), timeout=BUSY_TIMEOUT):
+                now = os.stat(self.file)
+                if (now.st_ino, now.st_dev) != (seen.st_ino, seen.st_dev):
+                    return  # another process rebuilt it meanwhile
                 try:
-                    self._load(file)
-                except _Corrupt:
-                    file.unlink()
+                    conn = sqlite3.connect(self._file, timeout=BUSY_TIMEOUT)
+                    try:
+                        conn.execute("PRAGMA user_version").fetchone()
+                        ok = conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+                    finally:
+                        conn.close()
+                except sqlite3.DatabaseError:
+                    ok = False
+                if ok:
+                    return
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(str(self.file) + suffix)
         except Exception:  # the cache must never break the command
             pass
 
+    def _run(self, what: str, op: Any, *, create: bool, default: Any) -> Any:
+        """Run ``op(conn)``; a damaged database is rebuilt and ``op`` tried once more; other
+        failures are one warning and ``default``."""
+        try:
+            import sqlite3
+        except ImportError:
+            self._off = True
+            _warn_once("nosqlite", "this Python has no sqlite3 module; results will not be "
+                       "remembered between runs")
+            return default
+        for attempt in (1, 2):
+            try:
+                conn = self._connect(create=create)
+                if conn is None:
+                    return default
+                if create:
+                    self._prepare(conn)
+                elif not self._ready:
+                    if self._version(conn) != SCHEMA:
+                        return default  # empty, or another version's: nothing to read
+                    self._ready = True
+                return op(conn)
+            except _Unusable as exc:
+                self._warn_unusable(what, str(exc))
+                return default
+            except sqlite3.DatabaseError as exc:
+                if _corrupt(exc) and attempt == 1:
+                    self._rebuild(exc)
+                    continue
+                self._close()
+                self._warn_unusable(what, str(exc))
+                return default
+        return default  # pragma: no cover - the loop always returns
+
+    def _warn_unusable(self, what: str, detail: str) -> None:
+        if what == "write":
+            _warn_once("unwritable", f"cannot write the cache {self.file}: {detail}; "
+                       "results will not be remembered")
+        else:
+            _warn_once("unreadable", f"cannot read the cache {self.file}: {detail}; "
+                       "ignoring it")
+
+    # -- reading
+
+    def _load(self, conn: sqlite3.Connection, path: str) -> CacheEntry | None:
+        rows = conn.execute("SELECT data FROM entries WHERE path = ?", (_key(path),)).fetchall()
+        if not rows:
+            return None
+        try:
+            return _parse(rows[0][0])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._drop(path, exc)
+            return None
+
+    def _drop(self, path: str, exc: BaseException) -> None:
+        _warn_once("corrupt-entry", f"the cache entry for {path} is corrupt ({exc}); "
+                   "dropped it (it will be rebuilt)")
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM entries WHERE path = ?", (_key(path),))
+
+        self._run("write", op, create=True, default=None)
+
     def get(self, env: Env, *, env_fp: str, machine_fp: str) -> CacheEntry | None:
         """The entry for ``env`` if it is still valid for these fingerprints, else None."""
-        entry = self._read(self.file_for(env.path))
+        entry: CacheEntry | None = self._run(
+            "read", lambda conn: self._load(conn, env.path), create=False, default=None
+        )
         if entry is None:
             return None
         if (entry.path != env.path or entry.env_fingerprint != env_fp
@@ -209,74 +391,95 @@ class Cache:
 
     def entries(self) -> list[CacheEntry]:
         """Every readable entry, whatever its fingerprints (the caller judges freshness)."""
+
+        def op(conn: sqlite3.Connection) -> list[tuple[bytes, str]]:
+            return conn.execute("SELECT path, data FROM entries ORDER BY path").fetchall()
+
         out = []
-        for file in self._entry_files():
-            entry = self._read(file)
-            if entry is not None:
-                out.append(entry)
+        rows: list[tuple[bytes, str]] = self._run("read", op, create=False, default=[])
+        for path, raw in rows:
+            try:
+                out.append(_parse(raw))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                self._drop(os.fsdecode(path), exc)
         return out
 
     # -- writing
 
     def put(self, entry: CacheEntry) -> None:
-        """Store ``entry`` atomically. A cache that cannot be written is warned about once."""
-        from filelock import FileLock, Timeout
+        """Store ``entry``. A cache that cannot be written is warned about once."""
+        self.put_many([entry])
 
-        from .fsutil import atomic_write_text, ensure_cache_dir
+    def put_many(self, entries: Iterable[CacheEntry]) -> None:
+        """Store every entry in one transaction (a scan writes all it learnt at once)."""
+        rows = [(_key(e.path), e.env_fingerprint, e.machine_fingerprint, e.written,
+                 json.dumps(e.to_json(), sort_keys=True)) for e in entries]
+        if not rows:
+            return
 
-        file = self.file_for(entry.path)
-        try:
-            ensure_cache_dir(self.root)
-            lock = self._lock_for(file)
-            lock.parent.mkdir(exist_ok=True)
-            with FileLock(str(lock), timeout=LOCK_TIMEOUT):
-                atomic_write_text(file, json.dumps(entry.to_json(), indent=1, sort_keys=True))
-        except (OSError, Timeout) as exc:
-            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            _warn_once("unwritable", f"cannot write the cache in {self.root}: {detail}; "
-                       "results will not be remembered")
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                raise
+
+        self._run("write", op, create=True, default=None)
 
     # -- housekeeping
 
+    def _bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.stat(str(self.file) + suffix).st_size
+        return total
+
     def info(self) -> dict[str, Any]:
-        """dir, count, bytes, oldest/newest (epoch seconds, None when empty), schema."""
-        sizes: list[int] = []
-        times: list[float] = []
-        for file in self._entry_files():
-            try:
-                st = file.stat()
-            except OSError:
-                continue
-            sizes.append(st.st_size)
-            times.append(st.st_mtime)
+        """dir, file, count, bytes, oldest/newest (epoch seconds, None when empty), schema."""
+
+        def op(conn: sqlite3.Connection) -> tuple[int, float | None, float | None]:
+            row = conn.execute("SELECT COUNT(*), MIN(written), MAX(written) FROM entries")
+            count, oldest, newest = row.fetchall()[0]
+            return int(count), oldest, newest
+
+        count, oldest, newest = self._run("read", op, create=False, default=(0, None, None))
         return {
             "dir": str(self.root),
+            "file": str(self.file),
             "schema": SCHEMA,
-            "count": len(sizes),
-            "bytes": sum(sizes),
-            "oldest": min(times) if times else None,
-            "newest": max(times) if times else None,
+            "count": count,
+            "bytes": self._bytes() if count else 0,
+            "oldest": oldest,
+            "newest": newest,
         }
 
     def clear(self) -> int:
-        """Delete every entry (and stray temp and lock files); returns the entries deleted."""
-        removed = 0
-        for file in self._entry_files():
+        """Delete every entry (and the JSON files of schema 1); returns the entries deleted."""
+
+        def op(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
             try:
-                file.unlink()
-                removed += 1
-            except FileNotFoundError:
-                pass
-        with contextlib.suppress(OSError), os.scandir(self.root) as it:
-            for e in it:
-                if e.name.startswith(".") and e.name.endswith(".tmp"):
-                    with contextlib.suppress(OSError):
-                        os.unlink(e.path)
-        locks = self.root / "locks"
-        with contextlib.suppress(OSError), os.scandir(locks) as it:
-            for e in it:
-                with contextlib.suppress(OSError):
-                    os.unlink(e.path)
+                removed = conn.execute("DELETE FROM entries").rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                raise
+            with contextlib.suppress(Exception):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return int(removed)
+
+        exists = self.file.exists()
+        removed: int = self._run("write", op, create=True, default=0) if exists else 0
+        legacy = self.root / LEGACY_DIR
+        if legacy.is_dir():
+            import shutil
+
+            shutil.rmtree(legacy, ignore_errors=True)
         return removed
 
 
@@ -287,4 +490,4 @@ def new_entry(env: Env, *, env_fp: str, machine_fp: str, static: StaticInfo,
                       static=static, probe=probe, written=time.time())
 
 
-__all__ = ["SCHEMA", "Cache", "CacheEntry", "entry_key", "env_fingerprint", "new_entry"]
+__all__ = ["SCHEMA", "Cache", "CacheEntry", "env_fingerprint", "new_entry"]

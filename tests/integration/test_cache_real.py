@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -84,12 +88,64 @@ def test_concurrent_writers_leave_valid_entries(tmp_path: Path) -> None:
         assert p.returncode == 0, err.decode()
         assert b"warning" not in err, err.decode()  # no reader ever saw a torn file
     store = Cache()
-    files = sorted(store.root.glob("*.json"))
-    assert len(files) == len(env_paths)
-    for f in files:
-        CacheEntry.from_json(json.loads(f.read_text()))  # every file whole and valid
+    with contextlib.closing(sqlite3.connect(store.file)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT data FROM entries").fetchall()
+    assert len(rows) == len(env_paths)
+    for (data,) in rows:
+        CacheEntry.from_json(json.loads(data))  # every entry whole and valid
     assert sorted(e.path for e in store.entries()) == sorted(env_paths)
-    assert not [p for p in store.root.iterdir() if p.name.endswith(".tmp")]
+    name = store.file.name
+    left = {p.name for p in store.root.iterdir()}
+    assert left <= {"CACHEDIR.TAG", name, name + "-wal", name + "-shm"}, left
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import sys
+    from venvsel.cache import Cache, new_entry
+    from venvsel.model import Env, ProbeResult, StaticInfo
+    n = int(sys.argv[1])
+    store = Cache()
+    envs = [Env(path="/envs/e%04d" % i, kind="venv", source="test") for i in range(n)]
+    round = 0
+    while True:
+        round += 1
+        store.put_many([
+            new_entry(env, env_fp="round-%d" % round, machine_fp="m", static=StaticInfo(),
+                      probe=ProbeResult(status="ok", detail="d" * 3000))
+            for env in envs
+        ])
+        print(round, flush=True)
+""")
+
+
+def test_kill_9_mid_write_leaves_a_usable_cache(tmp_path: Path) -> None:
+    """A writer killed (SIGKILL) in the middle of its transactions, again and again: every
+    later reader sees whole entries of one committed round, no warning, and can write."""
+    child_env = {**os.environ, "PYTHONPATH": str(REPO)}
+    n = 300
+    for delay in (0.0, 0.013, 0.05, 0.11, 0.2):
+        proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(n)], env=child_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        proc.stdout.readline()  # one round committed: the next is under way
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        _out, err = proc.communicate(timeout=60)
+        assert proc.returncode == -signal.SIGKILL and "warning" not in err, err
+        check = subprocess.run(
+            [sys.executable, "-c", "from venvsel.cache import Cache\n"
+             "es = Cache().entries()\n"
+             "print(len(es), len({e.env_fingerprint for e in es}))"],
+            env=child_env, capture_output=True, text=True, timeout=60, check=False)
+        assert check.returncode == 0 and check.stderr == "", check.stderr
+        assert check.stdout.split() == [str(n), "1"]  # all of one round, never a mix
+    store = Cache()
+    with contextlib.closing(sqlite3.connect(store.file)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    env = Env(path="/envs/new", kind="venv", source="test")
+    store.put(new_entry(env, env_fp="f", machine_fp="m", static=StaticInfo(), probe=None))
+    assert store.get(env, env_fp="f", machine_fp="m") is not None
 
 
 def test_cli_cache_info_and_clear(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ env with venvsel installed) build them in tmp_path and point --root / VIRTUAL_EN
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -159,8 +161,9 @@ def test_require_cli_checks_the_active_env(seed_project: Path) -> None:
 
 
 def test_eight_concurrent_scans_leave_a_valid_cache(tmp_path: Path) -> None:
-    """8 `venvsel scan` processes at once over the same envs: all succeed, every cache entry
-    is whole JSON, and a following scan finds everything cached (nothing probed again)."""
+    """8 `venvsel scan` processes at once over the same envs: all succeed, the cache database
+    is whole and every entry in it valid, and a following scan finds everything cached
+    (nothing probed again)."""
     project = tmp_path / "proj"
     for name in (".venv", ".venv-b", "venv-c"):
         envs.make_manual_env(Path(sys.executable).resolve(), project / name)
@@ -176,9 +179,13 @@ def test_eight_concurrent_scans_leave_a_valid_cache(tmp_path: Path) -> None:
         assert p.returncode == 0, err
         assert "warning" not in err
         assert len(json.loads(out)["data"]["records"]) == 3
-    entries = list((Path(os.environ["VENVSEL_CACHE_DIR"]) / "envs").glob("*.json"))
-    assert len(entries) == 3
-    for e in entries:
-        json.loads(e.read_text())  # whole, parseable
+    from venvsel.cache import Cache, CacheEntry
+
+    with contextlib.closing(sqlite3.connect(Cache().file)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = db.execute("SELECT data FROM entries").fetchall()
+    assert len(rows) == 3
+    for (data,) in rows:
+        assert CacheEntry.from_json(json.loads(data)).probe is not None  # whole, parseable
     again = _json(run_venvsel("scan", "--no-global", "--json", cwd=project))
     assert again["probed"] == 0

@@ -6,9 +6,10 @@ nothing is spawned.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from tests import envs
 from venvsel import cache as cache_mod
 from venvsel import paths
-from venvsel.cache import SCHEMA, Cache, CacheEntry, entry_key, env_fingerprint, new_entry
+from venvsel.cache import SCHEMA, Cache, CacheEntry, env_fingerprint, new_entry
 from venvsel.model import (
     CudaDevice,
     Env,
@@ -66,27 +67,42 @@ def entry_for(env: Env, probe: ProbeResult | None = PROBE) -> CacheEntry:
                      probe=probe)
 
 
-def test_default_root_follows_the_cache_dir() -> None:
-    assert Cache().root == paths.cache_dir() / "envs"
+def test_default_store_is_one_database_in_the_cache_dir() -> None:
+    assert Cache().root == paths.cache_dir()
     assert str(Cache().root).startswith(os.environ["VENVSEL_CACHE_DIR"])
+    assert Cache().file.parent == paths.cache_dir()
+    assert Cache().file.name == f"envs-{os.uname().nodename}.sqlite3"
 
 
 def test_round_trip(tmp_path: Path) -> None:
     env = make_env(tmp_path, "a")
     store = Cache()
+    assert not store.file.exists()  # a read of a cache never written creates nothing
+    assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is None
+    assert not store.file.exists()
     for probe in (PROBE, None):
         entry = entry_for(env, probe)
         store.put(entry)
         got = store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE)
         assert got == entry
+        assert Cache().get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) == entry
     assert (store.root / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f")
-    # keyed by sha256 of the real path; a symlinked path to the env finds the same entry
-    assert store.file_for(env.path).name == hashlib.sha256(env.path.encode()).hexdigest() + ".json"
-    link = tmp_path / "link"
-    os.symlink(env.path, link)
-    assert entry_key(str(link)) == entry_key(env.path)
-    data = json.loads(store.file_for(env.path).read_text())
-    assert data["schema"] == SCHEMA and data["path"] == env.path
+    # one SQLite file in WAL mode, of this schema, keyed by the env's real path
+    with sqlite3.connect(store.file) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA
+        rows = db.execute("SELECT path, data FROM entries").fetchall()
+    assert [os.fsdecode(p) for p, _ in rows] == [env.path]
+    assert json.loads(rows[0][1])["path"] == env.path
+    assert [p.name for p in store.root.iterdir() if p.name.endswith(".json")] == []
+
+
+def test_a_path_that_is_not_utf8_round_trips(tmp_path: Path) -> None:
+    env = make_env(tmp_path, os.fsdecode(b"caf\xe9"))
+    store = Cache()
+    store.put(entry_for(env))
+    got = store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE)
+    assert got is not None and got.path == env.path
 
 
 def test_missing_and_stale_are_misses(tmp_path: Path) -> None:
@@ -152,61 +168,111 @@ def test_fingerprint_is_cheap(tmp_path: Path) -> None:
     assert per_call < 0.01, f"env_fingerprint took {per_call * 1000:.1f} ms"
 
 
-def test_truncated_entry_warns_once_and_is_removed(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def _set_data(store: Cache, env: Env, data: object) -> None:
+    with contextlib.closing(sqlite3.connect(store.file)) as db, db:
+        db.execute("UPDATE entries SET data = ? WHERE path = ?", (data, os.fsencode(env.path)))
+
+
+def test_corrupt_entry_warns_once_and_is_dropped(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
     a, b = make_env(tmp_path, "a"), make_env(tmp_path, "b")
     store = Cache()
     for env in (a, b):
         store.put(entry_for(env))
-        file = store.file_for(env.path)
-        file.write_bytes(file.read_bytes()[:40])
+        _set_data(store, env, json.dumps(entry_for(env).to_json())[:40])
+    store.close()
+    store = Cache()
     assert store.get(a, env_fp=env_fingerprint(a), machine_fp=MACHINE) is None
     err = capsys.readouterr().err
-    assert err.count("warning") == 1 and str(store.file_for(a.path)) in err
-    assert not store.file_for(a.path).exists()
-    # a second corrupt entry in the same process: a miss, removed, no second warning
+    assert err.count("warning") == 1 and a.path in err and "corrupt" in err
+    # a second corrupt entry in the same process: a miss, dropped, no second warning
     assert store.get(b, env_fp=env_fingerprint(b), machine_fp=MACHINE) is None
     assert capsys.readouterr().err == ""
-    assert not store.file_for(b.path).exists()
+    with contextlib.closing(sqlite3.connect(store.file)) as db:
+        assert db.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 0
     # and the env is cached again normally afterwards
     store.put(entry_for(a))
     assert store.get(a, env_fp=env_fingerprint(a), machine_fp=MACHINE) is not None
 
 
-@pytest.mark.parametrize("content", [b"", b"[1, 2]", b'{"schema": 1}', b"\xff\xfe garbage",
-                                     b'{"schema": 1, "path": "x", "static": 3}'])
-def test_other_corruptions(tmp_path: Path, content: bytes,
-                           capsys: pytest.CaptureFixture[str]) -> None:
-    env = make_env(tmp_path, "a")
+@pytest.mark.parametrize("content", ["", "[1, 2]", '{"schema": 2}', b"\xff\xfe garbage",
+                                     '{"schema": 2, "path": "x", "static": 3}', None])
+def test_other_corrupt_entries(tmp_path: Path, content: object,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    env, other = make_env(tmp_path, "a"), make_env(tmp_path, "b")
     store = Cache()
-    store.put(entry_for(env))
-    store.file_for(env.path).write_bytes(content)
-    assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is None
+    store.put_many([entry_for(env), entry_for(other)])
+    if content is None:  # NOT NULL column: the row is rewritten with a number instead
+        content = 3
+    _set_data(store, env, content)
+    assert [e.path for e in Cache().entries()] == [other.path]  # the good one stays
     assert "corrupt" in capsys.readouterr().err
-    assert not store.file_for(env.path).exists()
+    assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is None
 
 
-def test_schema_mismatch_is_a_quiet_miss(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def _fill(tmp_path: Path, n: int) -> list[Env]:
+    made = [make_env(tmp_path, f"e{i}") for i in range(n)]
+    store = Cache()
+    store.put_many([entry_for(env) for env in made])
+    store.close()  # the last connection checkpoints the WAL into the file
+    return made
+
+
+@pytest.mark.parametrize("damage", ["truncated", "header", "tiny", "garbage"])
+def test_damaged_database_warns_once_and_is_rebuilt(
+    tmp_path: Path, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made = _fill(tmp_path / "envs", 40)
+    file = Cache().file
+    raw = file.read_bytes()
+    assert len(raw) > 8 * 4096 and not Path(str(file) + "-wal").exists()
+    if damage == "truncated":  # a half-written copy, a full disk
+        file.write_bytes(raw[: len(raw) // 2])
+    elif damage == "header":
+        file.write_bytes(b"\0" * 100 + raw[100:])
+    elif damage == "tiny":
+        file.write_bytes(raw[:40])
+    else:
+        file.write_bytes(os.urandom(len(raw)))
+    store = Cache()
+    assert store.entries() == []
+    assert all(store.get(e, env_fp=env_fingerprint(e), machine_fp=MACHINE) is None
+               for e in made)
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "damaged" in err and str(file) in err
+    # rebuilt: usable at once, by this process and the next
+    store.put_many([entry_for(e) for e in made[:3]])
+    assert len(Cache().entries()) == 3
+    with contextlib.closing(sqlite3.connect(file)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert capsys.readouterr().err == ""
+
+
+def test_another_schema_is_a_quiet_miss_then_rebuilt(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     env = make_env(tmp_path, "a")
     store = Cache()
-    store.put(entry_for(env))
-    file = store.file_for(env.path)
-    data = json.loads(file.read_text())
-    data["schema"] = SCHEMA + 1
-    file.write_text(json.dumps(data))
+    store.root.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(store.file)) as db, db:  # another version's store
+        db.execute("CREATE TABLE entries (key TEXT, blob TEXT)")
+        db.execute("INSERT INTO entries VALUES ('k', 'v')")
+        db.execute(f"PRAGMA user_version = {SCHEMA + 1}")
     assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is None
-    assert store.entries() == []
+    assert store.entries() == [] and store.info()["count"] == 0
     assert capsys.readouterr().err == ""
-    assert file.exists()  # another venvsel's entry: left alone until we write ours
-    store.put(entry_for(env))
+    with contextlib.closing(sqlite3.connect(store.file)) as db:  # readers left it alone
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA + 1
+    store.put(entry_for(env))  # the first write rebuilds it for this schema
     assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is not None
+    with contextlib.closing(sqlite3.connect(store.file)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA
+    assert capsys.readouterr().err == ""
 
 
 def test_unwritable_cache_warns_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    store = Cache(blocker / "envs")  # cannot be created, even by root
+    store = Cache(blocker / "cache")  # cannot be created, even by root
     a, b = make_env(tmp_path, "a"), make_env(tmp_path, "b")
     store.put(entry_for(a))
     store.put(entry_for(b))
@@ -216,29 +282,54 @@ def test_unwritable_cache_warns_once(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert store.entries() == [] and store.info()["count"] == 0 and store.clear() == 0
 
 
-def test_unreadable_entry_is_a_miss(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_database_is_a_miss(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
     env = make_env(tmp_path, "a")
     store = Cache()
-    file = store.file_for(env.path)
-    file.parent.mkdir(parents=True)
-    file.mkdir()  # reading a directory fails even for root
+    store.file.mkdir(parents=True)  # opening a directory as a database fails, even for root
     assert store.get(env, env_fp=env_fingerprint(env), machine_fp=MACHINE) is None
-    assert "cannot read cache entry" in capsys.readouterr().err
+    assert "cannot read the cache" in capsys.readouterr().err
 
 
 def test_entries_info_clear(tmp_path: Path) -> None:
     store = Cache()
-    assert store.info() == {"dir": str(store.root), "schema": SCHEMA, "count": 0, "bytes": 0,
-                            "oldest": None, "newest": None}
+    assert store.info() == {"dir": str(store.root), "file": str(store.file), "schema": SCHEMA,
+                            "count": 0, "bytes": 0, "oldest": None, "newest": None}
     made = [make_env(tmp_path, n) for n in ("a", "b", "c")]
     for env in made:
         store.put(entry_for(env))
     assert sorted(e.path for e in store.entries()) == sorted(e.path for e in made)
     info = store.info()
     assert info["count"] == 3
-    assert info["bytes"] == sum(store.file_for(e.path).stat().st_size for e in made)
+    assert info["bytes"] >= store.file.stat().st_size > 0
     assert info["oldest"] <= info["newest"]
-    (store.root / ".leftover.json.abc.tmp").write_text("{")
+    legacy = store.root / "envs"  # schema 1's JSON files, left by an older venvsel
+    (legacy / "locks").mkdir(parents=True)
+    (legacy / ("0" * 64 + ".json")).write_text("{}")
     assert store.clear() == 3
     assert store.entries() == [] and store.info()["count"] == 0
-    assert not list(store.root.glob("*.tmp")) and not list((store.root / "locks").iterdir())
+    assert not legacy.exists()
+
+
+def test_a_scan_writes_in_one_transaction(tmp_path: Path) -> None:
+    """30 envs inspected: one BEGIN ... COMMIT, not one write (and fsync) per env."""
+    from venvsel.scan import Scanner
+
+    made = [make_env(tmp_path, f"e{i:02d}") for i in range(30)]
+    scanner = Scanner()
+    scanner.cache.put(entry_for(make_env(tmp_path, "warm-up")))  # opens the connection
+    statements: list[str] = []
+    assert scanner.cache._conn is not None
+    scanner.cache._conn.set_trace_callback(statements.append)
+    records = scanner.records(made)
+    assert [r.env.path for r in records] == [e.path for e in made]
+    writes = [s for s in statements if s.startswith(("BEGIN", "COMMIT", "INSERT"))]
+    assert [s.split()[0] for s in writes] == ["BEGIN", "INSERT", "COMMIT"] or (
+        writes[0] == "BEGIN IMMEDIATE" and writes[-1] == "COMMIT"
+        and sum(s.startswith("BEGIN") for s in writes) == 1
+    )
+    assert len(Cache().entries()) == 31
+    statements.clear()
+    again = scanner.records(made)  # warm: reads only
+    assert [r.static for r in again] == [r.static for r in records]
+    assert not [s for s in statements if s.startswith(("BEGIN", "INSERT"))]
