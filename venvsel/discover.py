@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from .errors import UsageError
@@ -77,21 +77,81 @@ def _lexists(path: str) -> bool:
     return True
 
 
-def _child_dirs(path: str) -> list[tuple[str, str]]:
-    """(name, path) of the sub-directories of ``path`` (links followed), sorted; [] on error."""
+def _child_dirs(path: str, realpath: RealPaths | None = None) -> list[tuple[str, str]]:
+    """(name, path) of the sub-directories of ``path`` (links followed), sorted; [] on error.
+
+    With ``realpath``, the real path of each child that is not a link is noted there (it is
+    the parent's real path and the name: no lstat needed later)."""
     out: list[tuple[str, str]] = []
+    note = None
+    if realpath is not None and not _WINDOWS_HOST and ".." not in path:
+        note = (realpath, os.path.abspath(path), realpath(path))
     try:
         with os.scandir(path) as it:
             for entry in it:
                 try:
                     if entry.is_dir():
                         out.append((entry.name, entry.path))
+                        if note is not None and not entry.is_symlink():
+                            memo, parent, real = note
+                            memo.known(os.path.join(parent, entry.name),
+                                       os.path.join(real, entry.name))
                 except OSError:  # a symlink loop (ELOOP) or a vanished entry
                     continue
     except OSError:
         return []
     out.sort()
     return out
+
+
+class RealPaths:
+    """``os.path.realpath`` with memory, for one discovery or one command.
+
+    ``os.path.realpath`` lstat()s every component of every path it is given; a scan of 1,000
+    ``ROOT/pN/.venv`` envs asked it about the same parent directories thousands of times (1 s
+    of a 4 s scan). This resolves each directory once and then lstat()s only the last
+    component; a symlink, a ``..`` or a Windows path goes to ``os.path.realpath`` itself, so
+    the answers are the same. Keep an instance only as long as the tree cannot change under
+    it (one scan); a fresh instance sees the disk anew.
+    """
+
+    def __init__(self) -> None:
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        if _WINDOWS_HOST or ".." in path:
+            return os.path.realpath(path)
+        return self._resolve(os.path.abspath(path))
+
+    def _resolve(self, path: str, depth: int = 0) -> str:
+        hit = self._memo.get(path)
+        if hit is not None:
+            return hit
+        parent, name = os.path.split(path)
+        if not name:  # "/"
+            return path
+        base = self._resolve(parent, depth)
+        full = base + name if base.endswith(os.sep) else base + os.sep + name
+        try:
+            link = stat.S_ISLNK(os.lstat(full).st_mode)
+        except (OSError, ValueError):
+            link = False  # missing: kept as written, as realpath does
+        real = full
+        if link:
+            try:
+                target = os.readlink(full)
+            except OSError:
+                target = ".."  # let realpath itself say what this is
+            if depth < 40 and ".." not in target:
+                real = self._resolve(os.path.abspath(os.path.join(base, target)), depth + 1)
+            else:
+                real = os.path.realpath(full)
+        self._memo[path] = real
+        return real
+
+    def known(self, path: str, real: str) -> None:
+        """Remember that ``path`` (absolute, normalised) resolves to ``real``."""
+        self._memo.setdefault(path, real)
 
 
 def read_pyvenv_cfg(env_dir: str) -> dict[str, str] | None:
@@ -172,13 +232,17 @@ def find_site_packages(path: str, layout: str) -> tuple[str, ...]:
                 if n.startswith(("python", "pypy"))
             )
         candidates.append(os.path.join(path, "site-packages"))  # PyPy < 3.8 venvs
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
     for sp in candidates:
-        if _is_dir(sp):
-            real = os.path.realpath(sp)  # lib64 -> lib in most venvs: one dir, listed once
-            if real not in seen:
-                seen.add(real)
-                found.append(sp)
+        try:
+            st = os.stat(sp)
+        except (OSError, ValueError):
+            continue
+        # lib64 -> lib in most venvs: one dir (same device and inode), listed once
+        ident = (st.st_dev, st.st_ino) if st.st_ino else (-1, len(found))
+        if stat.S_ISDIR(st.st_mode) and ident not in seen:
+            seen.add(ident)
+            found.append(sp)
     return tuple(found)
 
 
@@ -210,12 +274,11 @@ def _broken_reason(
     if interpreter is None:
         where = os.path.join("Scripts", "python.exe") if windows else os.path.join("bin", "python")
         return f"no Python interpreter: {where} does not exist"
-    rel = os.path.relpath(interpreter, path)
     target = _dangling(interpreter)
     if target == "":
-        return f"{rel} is a symlink loop"
+        return f"{os.path.relpath(interpreter, path)} is a symlink loop"
     if target is not None:
-        return f"{rel} points to {target}, which no longer exists"
+        return f"{os.path.relpath(interpreter, path)} points to {target}, which no longer exists"
     if cfg is not None:
         home = cfg.get("home", "")
         if not home:
@@ -250,11 +313,11 @@ def _looks_like_env(path: str, *, interpreter_is_enough: bool) -> bool:
     return any(_lexists(os.path.join(path, *rel)) for rel in _INTERPRETER_MARKS)
 
 
-def _shown_path(path: str, cwd: str) -> str:
+def _shown_path(path: str, cwd: str, real: str | None = None) -> str:
     """Relative to cwd when under it (".venv", "sub/.venv"), else absolute."""
     prefix = cwd if cwd.endswith(os.sep) else cwd + os.sep
     ap = os.path.abspath(path)
-    for cand in (ap, os.path.realpath(ap)):
+    for cand in (ap, real or os.path.realpath(ap)):
         if cand == cwd:
             return "."
         if cand.startswith(prefix):
@@ -272,9 +335,10 @@ def _active_paths() -> set[str]:
 
 
 def _make_env(
-    path: str, source: str, hint: str | None, *, cwd: str, active: set[str]
+    path: str, source: str, hint: str | None, *, cwd: str, active: set[str],
+    realpath: Callable[[str], str] = os.path.realpath,
 ) -> Env:
-    real = os.path.realpath(path)
+    real = realpath(path)
     cfg = read_pyvenv_cfg(real)
     windows = _windows_layout(real)
     layout: Literal["posix", "windows"] = "windows" if windows else "posix"
@@ -288,7 +352,7 @@ def _make_env(
         site_packages=find_site_packages(real, layout),
         broken=_broken_reason(real, windows, interpreter, cfg),
         active=real in active,
-        shown_path=_shown_path(path, cwd),
+        shown_path=_shown_path(path, cwd, real),
     )
 
 
@@ -303,19 +367,21 @@ class _Found:
         self.active = _active_paths()
         self.envs: list[Env] = []
         self.reals: set[str] = set()
+        self.realpath = RealPaths()
 
     def add(self, path: str, source: str, hint: str | None = None) -> None:
-        real = os.path.realpath(path)
+        real = self.realpath(path)
         if real in self.reals:
             return
         self.reals.add(real)
         if hint is None:
             # Found in a project dir, as the active env or through a link: it still carries
             # the label of the manager whose dir it lives in (a poetry env stays "poetry").
-            managed_source, managed = _hint_for(real)
+            managed_source, managed = _hint_for(real, self.realpath)
             if managed is not None:
                 source, hint = managed_source, managed
-        self.envs.append(_make_env(path, source, hint, cwd=self.cwd, active=self.active))
+        self.envs.append(_make_env(path, source, hint, cwd=self.cwd, active=self.active,
+                                   realpath=self.realpath))
 
     def add_children(self, parent: str, source: str, hint: str | None = None) -> None:
         """Every direct child of ``parent`` that is an env (an env manager's envs dir)."""
@@ -349,7 +415,8 @@ def _check_root(root: str) -> str:
             next(it, None)
     except OSError as e:
         raise UsageError(f"{root} cannot be read: {e.strerror or e}") from None
-    return path
+    # Absolute, so children's paths need no getcwd() each; ".." is left to the kernel.
+    return path if ".." in path else os.path.abspath(path)
 
 
 def _scan_root(found: _Found, root: str, source: str) -> None:
@@ -360,18 +427,18 @@ def _scan_root(found: _Found, root: str, source: str) -> None:
         return
     hits: list[tuple[tuple[str, ...], str]] = []
     # Real paths of dirs already listed: a link back up (loop) or to a sibling is listed once.
-    listed = {os.path.realpath(root)}
-    for name, child in _child_dirs(root):
+    listed = {found.realpath(root)}
+    for name, child in _child_dirs(root, found.realpath):
         if name in _SKIP:
             continue
         if _project_candidate(name, child):
             hits.append(((name,), child))
             continue
-        real = os.path.realpath(child)
+        real = found.realpath(child)
         if real in listed:
             continue
         listed.add(real)
-        for sub_name, sub in _child_dirs(child):
+        for sub_name, sub in _child_dirs(child, found.realpath):
             if sub_name not in _SKIP and _project_candidate(sub_name, sub):
                 hits.append(((name, sub_name), sub))
     for _, path in sorted(hits):
@@ -579,27 +646,31 @@ def discover(
     return found.envs
 
 
-def _under(path: str, parents: Iterable[str]) -> bool:
+def _under(path: str, parents: Iterable[str],
+           realpath: Callable[[str], str] = os.path.realpath) -> bool:
     for parent in parents:
-        real = os.path.realpath(parent)
+        real = realpath(parent)
         if path.startswith(real.rstrip(os.sep) + os.sep):
             return True
     return False
 
 
-def _hint_for(real: str) -> tuple[str, str | None]:
-    """(source, kind hint) for an env named on the command line, as a locator would see it."""
-    if _under(real, [pyenv_versions_dir()]):
+def _hint_for(
+    real: str, realpath: Callable[[str], str] = os.path.realpath
+) -> tuple[str, str | None]:
+    """(source, kind hint) for an env named on the command line, as a locator would see it.
+    ``realpath``: a memo shared with the caller (the same parents, asked for every env)."""
+    if _under(real, [pyenv_versions_dir()], realpath):
         return "pyenv", "pyenv"
     workon = [*_env_list("WORKON_HOME"), _home(".virtualenvs")]
-    if _under(real, [_pipenv_dir(), _home(".local", "share", "virtualenvs")]) or (
-        _looks_like_pipenv(real) and _under(real, workon)
+    if _under(real, [_pipenv_dir(), _home(".local", "share", "virtualenvs")], realpath) or (
+        _looks_like_pipenv(real) and _under(real, workon, realpath)
     ):
         return "pipenv", "pipenv"
     # Only look where poetry and hatch live when the path could be theirs.
     lowered = real.lower()
     poetry_env = "POETRY_VIRTUALENVS_PATH" in os.environ or "POETRY_CACHE_DIR" in os.environ
-    if (poetry_env or "pypoetry" in lowered) and _under(real, _poetry_dirs()):
+    if (poetry_env or "pypoetry" in lowered) and _under(real, _poetry_dirs(), realpath):
         return "poetry", "poetry"
     if ("HATCH_DATA_DIR" in os.environ or "hatch" in lowered) and _under(real, [_hatch_dir()]):
         return "hatch", "hatch"
@@ -632,4 +703,4 @@ def env_from_path(path: str) -> Env:
     return _make_env(p, source, hint, cwd=os.getcwd(), active=_active_paths())
 
 
-__all__ = ["discover", "env_from_path", "find_site_packages", "read_pyvenv_cfg"]
+__all__ = ["RealPaths", "discover", "env_from_path", "find_site_packages", "read_pyvenv_cfg"]

@@ -32,45 +32,67 @@ class Scanner:
 
     def __init__(self, *, refresh: bool = False) -> None:
         from .cache import Cache
+        from .discover import RealPaths
         from .machine import driver_fingerprint, read_machine
 
         self.machine = read_machine()
         self.machine_fp = driver_fingerprint()
         self.cache = Cache()
         self.refresh = refresh
+        self.realpath = RealPaths()
+
+    def records(self, envs: Sequence[Env]) -> list[EnvRecord]:
+        """Static facts (from the cache when fresh) and the cached probe, if any, of every
+        env; what had to be inspected is written to the cache in one transaction."""
+        from .cache import CacheEntry, env_fingerprint
+        from .predict import predict
+
+        out, pending = [], []
+        for env in envs:
+            env_fp = env_fingerprint(env, self.realpath)
+            entry = (
+                None if self.refresh
+                else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
+            )
+            if entry is not None:
+                static, probe = entry.static, entry.probe
+            else:
+                from .inspect import inspect_env
+
+                static, probe = inspect_env(env), None
+                pending.append(
+                    CacheEntry(env.path, env_fp, self.machine_fp, static, None, time.time())
+                )
+            out.append(EnvRecord(
+                env=env,
+                static=static,
+                prediction=predict(static, self.machine, env_label=_label(env)),
+                probe=probe,
+                probe_cached=probe is not None,
+            ))
+        self.cache.put_many(pending)
+        return out
 
     def record(self, env: Env) -> EnvRecord:
         """Static facts (from the cache when fresh) and the cached probe, if any."""
-        from .cache import CacheEntry, env_fingerprint
-        from .inspect import inspect_env
-        from .predict import predict
+        return self.records([env])[0]
 
-        env_fp = env_fingerprint(env)
-        entry = (
-            None if self.refresh else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
-        )
-        if entry is not None:
-            static, probe = entry.static, entry.probe
-        else:
-            static, probe = inspect_env(env), None
-            self.cache.put(CacheEntry(env.path, env_fp, self.machine_fp, static, None, time.time()))
-        return EnvRecord(
-            env=env,
-            static=static,
-            prediction=predict(static, self.machine, env_label=_label(env)),
-            probe=probe,
-            probe_cached=probe is not None,
-        )
+    def store_probes(self, pairs: Sequence[tuple[EnvRecord, ProbeResult]]) -> list[EnvRecord]:
+        """Remember fresh probe results, in one transaction; each fingerprint is taken again
+        after the spawn."""
+        from .cache import CacheEntry, env_fingerprint
+
+        entries = [
+            CacheEntry(r.env.path, env_fingerprint(r.env), self.machine_fp, r.static, probe,
+                       time.time())
+            for r, probe in pairs
+        ]
+        self.cache.put_many(entries)
+        return [replace(r, probe=probe, probe_cached=False) for r, probe in pairs]
 
     def store_probe(self, record: EnvRecord, probe: ProbeResult) -> EnvRecord:
         """Remember a fresh probe result; the fingerprint is taken again after the spawn."""
-        from .cache import CacheEntry, env_fingerprint
-
-        env_fp = env_fingerprint(record.env)
-        self.cache.put(
-            CacheEntry(record.env.path, env_fp, self.machine_fp, record.static, probe, time.time())
-        )
-        return replace(record, probe=probe, probe_cached=False)
+        return self.store_probes([(record, probe)])[0]
 
     def probe(
         self,
@@ -94,11 +116,9 @@ class Scanner:
             timeout=timeout or config.probe_timeout,
             on_done=on_done,
         )
-        out = []
-        for r in records:
-            res = results.get(r.env.path)
-            out.append(self.store_probe(r, res) if res is not None else r)
-        return out
+        fresh = [(r, results[r.env.path]) for r in records if r.env.path in results]
+        stored = {r.env.path: r for r in self.store_probes(fresh)}
+        return [stored.get(r.env.path, r) for r in records]
 
 
 def scan(
@@ -118,7 +138,7 @@ def scan(
     config = load_config()
     envs = discover(roots, include_global=include_global, config=config)
     scanner = Scanner(refresh=refresh)
-    records = [scanner.record(env) for env in envs]
+    records = scanner.records(envs)
     probed = 0
     if live:
         todo = sum(1 for r in records if r.probe is None or refresh)
