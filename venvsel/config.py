@@ -48,7 +48,7 @@ def _bad(file: str, what: str) -> UsageError:
 
 def load_config() -> Config:
     """Read the config file; the defaults when it does not exist."""
-    file = str(paths.config_file())
+    file = paths.config_file_str()
     try:
         with open(file, encoding="utf-8") as f:
             text = f.read()

@@ -37,13 +37,15 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .cuda import cuda_from_int, driver_os, family_min_driver, max_cuda_for_driver, parse_version
 from .errors import UsageError
 from .log import debug
 from .model import Gpu, Machine, to_json
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 OVERRIDE_VAR = "VENVSEL_CUDA_DRIVER"
 CVD_VAR = "CUDA_VISIBLE_DEVICES"
@@ -572,9 +574,16 @@ def cache_path() -> Path:
     return paths.cache_dir() / CACHE_FILE
 
 
+def _cache_file() -> str:
+    from . import paths
+
+    return os.path.join(paths.cache_dir_str(), CACHE_FILE)
+
+
 def _load_cached(key: str) -> Machine | None:
     try:
-        data = json.loads(cache_path().read_text(encoding="utf-8"))
+        with open(_cache_file(), encoding="utf-8") as f:
+            data = json.loads(f.read())
         if data.get("schema") != CACHE_SCHEMA or data.get("key") != key:
             return None
         return Machine.from_json(data["machine"])

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 APP = "venvsel"
 
@@ -37,9 +40,27 @@ def user_dir(kind: str, app: str) -> str:
     return str(fn(app, appauthor=False))
 
 
-def _dir(var: str, kind: str) -> Path:
+def dir_str(var: str, kind: str) -> str:
+    """The dir as a string: ``var`` when set, else the platformdirs dir of that kind. (The
+    warm path of ``pick``/``activate`` uses strings: importing pathlib costs ~4 ms there.)"""
     override = os.environ.get(var)
-    return Path(override) if override else Path(user_dir(kind, APP))
+    return override if override else user_dir(kind, APP)
+
+
+def cache_dir_str() -> str:
+    """:func:`cache_dir` as a string."""
+    return dir_str("VENVSEL_CACHE_DIR", "cache")
+
+
+def config_file_str() -> str:
+    """:func:`config_file` as a string."""
+    return os.path.join(dir_str("VENVSEL_CONFIG_DIR", "config"), "config.toml")
+
+
+def _dir(var: str, kind: str) -> Path:
+    from pathlib import Path
+
+    return Path(dir_str(var, kind))
 
 
 def cache_dir() -> Path:

@@ -1,0 +1,159 @@
+"""The front door: ``venvsel pick`` and ``venvsel activate`` without loading click.
+
+Both run in shell start-up and prompt hooks, where importing click costs as much as all of
+venvsel's own work. Their usual forms (``--need``, ``--python``, ``--root``; ``ENV``,
+``--shell``, ``--prompt``) are read here by hand and answered by the very core functions
+the click commands call (:func:`venvsel.select.pick`, :func:`venvsel.shells.activation`),
+printed the same way, with the same exit codes. Anything else (``--json``, ``--help``,
+``--debug``, another command, an option this does not know, a value it would not print
+exactly as click does) goes to the click CLI unchanged, which then does all the work:
+this module decides before doing any.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# --shell's choices, as in cli.SHELL_CHOICES (a test checks both agree).
+_SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
+
+# command -> {option: repeatable}; one positional ENV for activate.
+_OPTIONS: dict[str, dict[str, bool]] = {
+    "pick": {"--need": True, "--python": False, "--root": True},
+    "activate": {"--need": True, "--python": False, "--shell": False, "--prompt": False},
+}
+
+
+def parse(argv: list[str]) -> tuple[str, dict[str, list[str]], list[str]] | None:
+    """(command, options, positionals) for a form this module answers; None otherwise."""
+    if not argv or argv[0] not in _OPTIONS:
+        return None
+    command, known = argv[0], _OPTIONS[argv[0]]
+    opts: dict[str, list[str]] = {}
+    args: list[str] = []
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        if token.startswith("-"):
+            name, eq, value = token.partition("=")
+            if name not in known:
+                return None  # --json, --help, -h, --timeout, --, a typo: click says it
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                i += 1
+                value = argv[i]
+            if not value or (not known[name] and name in opts):
+                return None
+            opts.setdefault(name, []).append(value)
+        else:
+            args.append(token)
+        i += 1
+    if len(args) > (1 if command == "activate" else 0):
+        return None
+    shell = opts.get("--shell")
+    if shell and shell[0] not in _SHELLS:
+        return None
+    return command, opts, args
+
+
+def _printable(text: str) -> bool:
+    """True when click.echo would print ``text`` to stdout unchanged."""
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeError, LookupError):
+        return False
+    return True
+
+
+def _pick(opts: dict[str, list[str]]) -> int | None:
+    needs = tuple(opts.get("--need", ()))
+    python = opts.get("--python", [None])[0]
+    roots = opts.get("--root", [])
+    if not needs and python is None and not roots:
+        from .select import resolve_env
+
+        path = resolve_env(None, (), None).path
+    else:
+        from .select import pick
+
+        result = pick(needs, python, roots=roots or None)
+        if result.chosen is None:
+            sys.stderr.write(result.explain() + "\n")
+            return 1
+        path = result.chosen.env.path
+    if not _printable(path):
+        return None
+    sys.stdout.write(path + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _activate(opts: dict[str, list[str]], args: list[str]) -> int:
+    from .shells import activation, write
+
+    result = activation(
+        args[0] if args else None,
+        tuple(opts.get("--need", ())),
+        opts.get("--python", [None])[0],
+        shell=opts.get("--shell", [None])[0],
+        prompt=opts.get("--prompt", [None])[0],
+    )
+    write(result)
+    return 0
+
+
+def run(argv: list[str]) -> int | None:
+    """The exit code of ``venvsel ARGV`` when answered here; None: hand it to click."""
+    if os.environ.get("VENVSEL_DEBUG"):
+        return None  # --debug's logging and tracebacks live in the click CLI
+    parsed = parse(argv)
+    if parsed is None:
+        return None
+    command, opts, args = parsed
+    from .errors import EXIT_FAILED, EXIT_INTERRUPTED, VenvselError
+
+    try:
+        return _pick(opts) if command == "pick" else _activate(opts, args)
+    except VenvselError as err:
+        sys.stderr.write(f"venvsel: {err}\n")
+        return err.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("venvsel: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
+    except Exception as exc:
+        sys.stderr.write(
+            f"venvsel: unexpected error: {type(exc).__name__}: {exc}\n"
+            "Run again with --debug for the traceback, and please report it.\n"
+        )
+        return EXIT_FAILED
+
+
+def entry() -> None:
+    """Console-script entry point: the fast door, else the click CLI.
+
+    After an answer given here the process ends with ``os._exit``: everything it wrote is
+    flushed and every file it changed is committed by then, and tearing down the modules
+    and objects of a finished command costs a warm ``pick`` ~10 ms of CPU for nothing.
+    """
+    code = run(sys.argv[1:])
+    if code is None:
+        from .cli import main
+
+        sys.exit(main())
+    import contextlib
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
+__all__ = ["entry", "parse", "run"]
