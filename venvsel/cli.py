@@ -27,6 +27,22 @@ def json_option(f: F) -> F:
     )(f)
 
 
+def verbose_option(f: F) -> F:
+    """--verbose: every env's reason, not only one line per distinct reason."""
+
+    def on(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        if value:
+            from .reasons import set_verbose
+
+            set_verbose()
+        return value
+
+    return click.option(
+        "--verbose", is_flag=True, expose_value=False, callback=on, is_eager=True,
+        help="List every env's reason (by default envs that share a reason share a line).",
+    )(f)
+
+
 def need_options(f: F) -> F:
     """--need (repeatable) and --python, shared by every command that selects an env."""
     f = click.option(
@@ -122,6 +138,7 @@ def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
               help="Seconds the confirming live probe may take (default 30).")
 @click.option("--explain", is_flag=True,
               help="Also print (on stderr) every env in rank order and why it is there.")
+@verbose_option
 @json_option
 def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...],
          timeout: float | None, explain: bool, as_json: bool) -> None:
@@ -179,6 +196,7 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
 @click.argument("roots", nargs=-1, type=click.Path())
 @click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
 @probe_options
+@verbose_option
 @json_option
 def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: float | None,
            as_json: bool) -> None:
@@ -206,6 +224,7 @@ def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: flo
 
 @cli.command()
 @need_options
+@verbose_option
 @json_option
 def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> None:
     """Exit 0 when the active env (VIRTUAL_ENV, else the `python` on PATH) satisfies every
@@ -484,6 +503,7 @@ def shell_option(f: F) -> F:
 @shell_option
 @click.option("--prompt", default=None, metavar="NAME",
               help="Name shown in the prompt (default: pyvenv.cfg's prompt, else the dir name).")
+@verbose_option
 @json_option
 def activate(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None,
              shell: str | None, prompt: str | None, as_json: bool) -> None:
@@ -594,6 +614,7 @@ def auto_cmd(shell: str, active: str) -> None:
 @click.option("--env", "env_arg", metavar="ENV", default=None,
               help="The env to run in (a path). Default: picked by --need/--python.")
 @need_options
+@verbose_option
 @json_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as_json: bool,

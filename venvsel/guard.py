@@ -93,7 +93,12 @@ def evaluate_running(
         return GuardResult(True, label, (), None, None, "")
     alt = _alternative(parsed, record.env.path)
     wanted = " and ".join(str(n) for n in parsed)
+    from .reasons import machine_causes
+
+    failed = {need for need, _ in failing}
+    causes = machine_causes(machine, [n for n in parsed if str(n) in failed])
     lines = [f"venvsel: this environment ({label}) does not satisfy {wanted}:"]
+    lines += [f"  {c[0].upper()}{c[1:]}." for c in causes]  # the machine's, said first
     lines += [f"  {need}: {reason}" for need, reason in failing]
     command = None
     if alt is not None:

@@ -298,20 +298,25 @@ class PickResult:
         return "\n".join(lines)
 
     def explain(self) -> str:
-        """Why nothing fits: each env with the first need it fails and the fix."""
+        """Why nothing fits: a cause that belongs to the machine first, then each env with
+        the first need it fails and the fix (grouped when many envs share a reason;
+        :mod:`venvsel.reasons`)."""
+        from .reasons import Reason, format_reasons, machine_causes
+
         wanted = " and ".join(str(n) for n in self.needs) or "(no needs)"
         if not self.evaluations:
             return f"No Python environments were found, so none satisfies {wanted}."
-        lines = [f"No environment satisfies {wanted}:"]
+        reasons = []
         for ev in self.evaluations:
             label = ev.record.env.shown_path or ev.record.env.path
             failing = ev.failing
             if failing is None:
-                lines.append(f"  {label}: not confirmed live")
+                reasons.append(Reason(label, "", "not confirmed live"))
                 continue
             need, verdict = failing
-            fix = f"  → fix: {verdict.fix}" if verdict.fix else ""
-            lines.append(f"  {label}: {need}: {verdict.reason}{fix}")
+            reasons.append(Reason(label, str(need), verdict.reason, verdict.fix))
+        lines = [f"No environment satisfies {wanted}:"]
+        lines += format_reasons(reasons, causes=machine_causes(self.machine, self.needs))
         return "\n".join(lines)
 
 

@@ -110,39 +110,92 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
             out.write(f"    live probe: torch {p.torch_version}: {said}\n")
 
 
+def _env_block(label: str, checks: tuple[tuple[str, str, str], ...], r: EnvRecord) -> list[str]:
+    """The lines doctor prints for one env; the label only in the first line's head."""
+    status = ""
+    if r.probe is not None and not r.probe.ok:
+        status = f"  [probe: {r.probe.status}]"
+    extra = f"  torch {_torch_cell(r)}" if r.static.torch else "  no torch"
+    extra += f", llama-cpp {_llama_cell(r)}" if r.static.llama else ""
+    lines = [f"({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}"]
+    plain = r.static.torch is None and r.static.llama is None and not r.env.broken
+    if plain or (r.probe is not None and not r.probe.ok):
+        # Nothing GPU-related to judge (or nothing could be probed): one line, not four.
+        why = (
+            f"probe {r.probe.status}: {r.probe.detail}"
+            if r.probe and not r.probe.ok
+            else ("neither torch nor llama-cpp-python installed")
+        )
+        return [*lines, f"      ✗ {why}"]
+    for need, outlook, reason in checks:
+        mark = {"yes": "✓", "no": "✗"}.get(outlook, "?")
+        lines.append(f"      {mark} {need:<9} {reason}")
+    return lines
+
+
+def _grouped_fixes(fixes: tuple[str, ...], labels: list[str]) -> list[str]:
+    """Fixes that differ only in the env they name, said once with the envs counted."""
+    by_len = sorted(set(labels), key=len, reverse=True)
+    groups: dict[str, list[str]] = {}
+    for fix in fixes:
+        label = next((lb for lb in by_len if fix.startswith((lb + " ", lb + ":"))), None)
+        key = fix.replace(label, "ENV") if label else fix
+        groups.setdefault(key, []).append(label or "")
+    out = []
+    for key, names in groups.items():
+        if len(names) == 1:
+            out.append(key.replace("ENV", names[0]) if names[0] else key)
+            continue
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        out.append(f"{len(names)} envs ({shown}): {key}")
+    return out
+
+
 def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
+    from .reasons import LIMIT, verbose
+
     out = out or sys.stdout
     out.write("venvsel doctor\n\n")
     for line in machine_lines(report.machine):
         out.write(line + "\n")
     out.write(f"\nEnvironments ({len(report.records)}):\n")
-    for (label, checks), r in zip(report.verdicts, report.records):
-        status = ""
-        if r.probe is not None and not r.probe.ok:
-            status = f"  [probe: {r.probe.status}]"
-        extra = f"  torch {_torch_cell(r)}" if r.static.torch else "  no torch"
-        extra += f", llama-cpp {_llama_cell(r)}" if r.static.llama else ""
-        out.write(
-            f"  {label}  ({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}\n"
-        )
-        plain = r.static.torch is None and r.static.llama is None and not r.env.broken
-        if plain or (r.probe is not None and not r.probe.ok):
-            # Nothing GPU-related to judge (or nothing could be probed): one line, not four.
-            why = (
-                f"probe {r.probe.status}: {r.probe.detail}"
-                if r.probe and not r.probe.ok
-                else ("neither torch nor llama-cpp-python installed")
-            )
-            out.write(f"      ✗ {why}\n")
-            continue
-        for need, outlook, reason in checks:
-            mark = {"yes": "✓", "no": "✗"}.get(outlook, "?")
-            out.write(f"      {mark} {need:<9} {reason}\n")
+    blocks = [(label, _env_block(label, checks, r))
+              for (label, checks), r in zip(report.verdicts, report.records)]
+    many = len(blocks) > LIMIT and not verbose()
+    if not many:
+        for label, block in blocks:
+            out.write(f"  {label}  {block[0]}\n")
+            for line in block[1:]:
+                out.write(line + "\n")
+    else:  # envs whose verdicts read the same are one entry, with a count
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for label, block in blocks:
+            groups.setdefault(tuple(block), []).append(label)
+        ordered = sorted(groups.items(), key=lambda kv: -len(kv[1]))
+        shown = 0
+        for n, (lines, labels) in enumerate(ordered):
+            if n >= 8:
+                break
+            if len(labels) == 1:
+                out.write(f"  {labels[0]}  {lines[0]}\n")
+            else:
+                more = f" and {len(labels) - 3} more" if len(labels) > 3 else ""
+                out.write(f"  {len(labels)} envs  {lines[0]}\n")
+                out.write(f"      {', '.join(labels[:3])}{more}\n")
+            for line in lines[1:]:
+                out.write(line + "\n")
+            shown += len(labels)
+        if shown < len(blocks):
+            out.write(f"  … and {len(blocks) - shown} more envs\n")
+        out.write("  (--verbose lists every env)\n")
     out.write("\nBest env per need:\n")
     for b in report.best:
         out.write(
             f"  {b.need:<9} {b.env or '(none)'}" + (f"  — {b.reason}" if b.env else "") + "\n"
         )
     out.write("\nFixes:\n")
-    for i, fix in enumerate(report.fixes, 1):
+    fixes = list(report.fixes)
+    if many:
+        fixes = _grouped_fixes(report.fixes, [label for label, _ in blocks])
+    for i, fix in enumerate(fixes, 1):
         out.write(f"  {i}. {fix}\n")
