@@ -112,6 +112,42 @@ def prompt_rows(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def warm_rows(d: dict[str, Any]) -> list[Row]:
+    r, ratio, cpu = d["results"], d["ratio_to_floor"], d["cpu_ratio_to_floor"]
+    floor = r["floor"]["median_ms"]
+    what = {
+        "pick": "warm `venvsel pick --need torch` (project of 3 envs, cache warm)",
+        "activate_need": "warm `venvsel activate --need torch --shell bash`",
+        "activate_project": "warm `venvsel activate --shell bash` (the project's recorded env)",
+        "activate_env": "`venvsel activate .venv --shell bash`",
+    }
+    rows = [(f"floor: `python -c \"import click\"` (load {d['load_average_1m_before']})",
+             _ms(floor), "", ""),
+            ("`python -c pass`", _ms(r["python_pass"]["median_ms"]), "", "")]
+    for key, text in what.items():
+        if key in r:
+            rows.append((text, f"{_ms(r[key]['median_ms'])} = {ratio[key]:.2f}x floor "
+                         f"(CPU {cpu[key]:.2f}x)", f"<= {d['target_ratio']}x floor",
+                         _ok(ratio[key] <= d["target_ratio"])))
+    return rows
+
+
+def scale_rows(d: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for s in d["sizes"]:
+        n, target = s["envs"], s.get("target_ms", {})
+        floor = f" (floor {_ms(s['floor_ms'])}, load {s['load_average_1m']})"
+        for kind, label in (("empty", "empty cache"), ("warm", "warm cache")):
+            ms = s[f"{kind}_ms"]
+            rows.append((
+                f"`scan --static` of {n:,} envs, {label}{floor}",
+                f"{_ms(ms)} ({s[f'{kind}_ms_per_env']:.2f} ms/env, CPU {_ms(s[f'{kind}_cpu_ms'])})",
+                f"<= {_ms(target[kind])}" if kind in target else "",
+                _ok(s["meets_target"][kind]) if kind in target else "",
+            ))
+    return rows
+
+
 SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] = {
     "static": (["static_scan.py"], static_rows, "Static scan (issue 2)"),
     "pick": (["pick_vs_seed.py", "--envs", "20", "--reps", "7", "--live-n", "2,4"], pick_rows,
@@ -121,11 +157,20 @@ SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] =
                  "Bench fidelity (issue 6)"),
     "prompt": (["prompt_loop.py", "--prompts", "1000", "--changes", "20", "--reps", "5"],
                prompt_rows, "Auto-activation at the prompt (issue 15)"),
+    "warm": (["warm_path.py", "--runs", "21", "--venvsel", "{tool}"], warm_rows,
+             "Warm path against the interpreter's floor (issue 16)"),
+    "scale": (["scale.py", "--sizes", "100,1000,5000", "--reps", "5", "--venvsel", "{tool}"],
+              scale_rows, "Scale: 100, 1,000 and 5,000 envs (issue 16)"),
 }
 
 
 def run(name: str) -> dict[str, Any]:
     argv, _, _ = SUITE[name]
+    if "{tool}" in argv:  # venvsel as a user installs it (benchmarks/_tool.py)
+        sys.path.insert(0, str(REPO))
+        from benchmarks._tool import installed_venvsel
+
+        argv = [str(installed_venvsel()) if a == "{tool}" else a for a in argv]
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # time what users run: byte-compiled code
     print(f"running {argv[0]} ...", file=sys.stderr, flush=True)
