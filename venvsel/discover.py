@@ -362,12 +362,12 @@ def _make_env(
 class _Found:
     """The envs found so far, one per real path, in the order they were found."""
 
-    def __init__(self) -> None:
+    def __init__(self, realpath: RealPaths | None = None) -> None:
         self.cwd = os.getcwd()
         self.active = _active_paths()
         self.envs: list[Env] = []
         self.reals: set[str] = set()
-        self.realpath = RealPaths()
+        self.realpath = realpath if realpath is not None else RealPaths()
 
     def add(self, path: str, source: str, hint: str | None = None) -> None:
         real = self.realpath(path)
@@ -620,16 +620,18 @@ def discover(
     *,
     include_global: bool = True,
     config: Config | None = None,
+    realpath: RealPaths | None = None,
 ) -> list[Env]:
     """Every env under ``roots`` (default: the current directory), the active one and,
-    unless ``include_global`` is False, those the env managers know about.
+    unless ``include_global`` is False, those the env managers know about. ``realpath``
+    shares what was resolved with the caller (a scanner fingerprinting the same envs).
 
     Raises :class:`UsageError` (exit 2) when a ROOT does not exist or cannot be read.
     Extra roots from the config file that do not exist are skipped: a stale line there
     should not break every ``venvsel activate``.
     """
     checked = [_check_root(r) for r in (roots if roots else [os.curdir])]
-    found = _Found()
+    found = _Found(realpath)
     for root in checked:
         _scan_root(found, root, "project")
     _active(found)

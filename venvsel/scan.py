@@ -136,8 +136,9 @@ def scan(
     from .discover import discover
 
     config = load_config()
-    envs = discover(roots, include_global=include_global, config=config)
     scanner = Scanner(refresh=refresh)
+    envs = discover(roots, include_global=include_global, config=config,
+                    realpath=scanner.realpath)
     records = scanner.records(envs)
     probed = 0
     if live:

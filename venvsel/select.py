@@ -337,8 +337,9 @@ def pick(
     parsed = parse_needs(needs, python_spec)
     scanner = Scanner()
     own = _own_envs(roots)
-    envs = _with_own(discover(roots, include_global=include_global, config=load_config()), own)
-    ranking = rank([scanner.record(e) for e in envs], own)
+    envs = _with_own(discover(roots, include_global=include_global, config=load_config(),
+                              realpath=scanner.realpath), own)
+    ranking = rank(scanner.records(envs), own)  # what was inspected: one cache transaction
     evaluations = [evaluate(r.record, parsed, scanner.machine) for r in ranking]
     chosen: EnvRecord | None = None
     for i, ev in enumerate(evaluations):
