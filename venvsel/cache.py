@@ -130,6 +130,8 @@ def env_fingerprint(env: Env, realpath: Any = os.path.realpath) -> str:
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """What is remembered of one env, valid while both fingerprints hold."""
+
     path: str  # the env's real path
     env_fingerprint: str
     machine_fingerprint: str

@@ -25,6 +25,8 @@ from .errors import UsageError
 
 @dataclass(frozen=True)
 class Config:
+    """The config file's settings (the defaults when there is none)."""
+
     extra_roots: tuple[str, ...] = ()  # absolute, ~ expanded
     probe_timeout: float = 30.0
     jobs: int | None = None  # None: one probe per CPU

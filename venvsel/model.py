@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Gpu:
+    """One NVIDIA GPU as the driver lists it."""
+
     index: int
     name: str
     capability: str | None = None  # "9.0"
@@ -99,6 +101,8 @@ class Env:
 
 @dataclass(frozen=True)
 class TorchInfo:
+    """torch's build, read from torch/version.py and torch/lib."""
+
     version: str  # "2.13.0+cpu" as in torch/version.py
     cuda: str | None = None  # "12.1" on a CUDA build
     hip: str | None = None  # ROCm version on a ROCm build
@@ -115,6 +119,8 @@ class TorchInfo:
 
 @dataclass(frozen=True)
 class LlamaInfo:
+    """llama-cpp-python's version and the GPU backends its libraries carry."""
+
     version: str
     backends: tuple[str, ...] = ()  # GPU backends found in llama_cpp/lib: "cuda", "metal", ...
     lib_dir: str | None = None
@@ -195,6 +201,8 @@ ProbeStatus = Literal["ok", "broken", "timeout", "crashed", "unsupported", "erro
 
 @dataclass(frozen=True)
 class CudaDevice:
+    """A GPU as torch saw it in a live probe."""
+
     index: int
     name: str
     capability: str | None = None

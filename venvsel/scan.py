@@ -17,6 +17,8 @@ from .model import Env, EnvRecord, Machine, ProbeResult
 
 @dataclass(frozen=True)
 class ScanResult:
+    """Every env found, with its record, and the machine they were judged on."""
+
     machine: Machine
     records: tuple[EnvRecord, ...]
     roots: tuple[str, ...]

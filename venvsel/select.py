@@ -240,6 +240,8 @@ def _no_llama(error: str | None) -> Verdict:
 
 @dataclass(frozen=True)
 class Evaluation:
+    """One env's verdict for each need."""
+
     record: EnvRecord
     checks: tuple[tuple[Need, Verdict], ...]
 
@@ -262,6 +264,8 @@ def evaluate(record: EnvRecord, needs: Sequence[Need], machine: Machine) -> Eval
 
 @dataclass(frozen=True)
 class PickResult:
+    """The chosen env (None when none fits) and every env's evaluation."""
+
     needs: tuple[Need, ...]
     chosen: EnvRecord | None
     evaluations: tuple[Evaluation, ...]  # every env, in rank order
