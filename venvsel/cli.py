@@ -284,6 +284,7 @@ def cache_info(as_json: bool) -> None:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t is not None else "-"
 
     click.echo(f"dir:     {data['dir']}")
+    click.echo(f"file:    {data['file']}")
     click.echo(f"entries: {data['count']} ({data['bytes']} bytes)")
     click.echo(f"oldest:  {when(data['oldest'])}")
     click.echo(f"newest:  {when(data['newest'])}")

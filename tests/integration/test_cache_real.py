@@ -159,10 +159,12 @@ def test_cli_cache_info_and_clear(tmp_path: Path) -> None:
     doc = json.loads(out.stdout)
     assert doc["venvsel"] == 1 and doc["command"] == "cache info"
     assert doc["data"]["count"] == 2 and doc["data"]["dir"] == str(store.root)
+    assert doc["data"]["file"] == str(store.file)
     assert doc["data"]["bytes"] > 0
 
     out = run_venvsel("cache", "info")
     assert out.returncode == 0 and "entries: 2" in out.stdout and str(store.root) in out.stdout
+    assert f"file:    {store.file}" in out.stdout
 
     out = run_venvsel("cache", "clear", "--json")
     assert out.returncode == 0, out.stderr
