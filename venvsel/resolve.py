@@ -66,7 +66,7 @@ def candidates(limit: int = 5) -> list[str]:
     except UsageError:
         return []
     scanner = Scanner()
-    ranked = [r for r in rank([scanner.record(e) for e in envs]) if r.usable]
+    ranked = [r for r in rank(scanner.records(envs)) if r.usable]  # one cache transaction
     lines = []
     for r in ranked[:limit]:
         env = r.record.env
