@@ -6,11 +6,11 @@ Each tensor kind is quantised once and the same bytes are written for every laye
 keeps a 3.45 B-parameter model to one layer's worth of work and memory.
 
 Files are cached in ``paths.cache_dir()/models`` under a name that carries the shape, the
-quantisation and the ``gguf`` package version (a different writer may lay files out
-differently), written to a temp file and renamed, under a file lock.
+quantisation and the generator version, written to a temp file and renamed, under a file lock.
 
-Needs the optional ``bench`` extra (``gguf`` and ``numpy``) in venvsel's own environment;
-the env being benchmarked needs only llama_cpp.
+Written with the standard library (``gguf_write``): ``venvsel bench`` works after a plain
+install. Reading a file back (:func:`read_shape`, for tests) uses the ``gguf`` package.
+The env being benchmarked needs only llama_cpp.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Callable
 from .. import errors, paths
 
 # Bump when the generator changes what it writes (tokens, keys, value distribution).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: written by venvsel's own GGUF writer (gguf_write)
 
 QUANTS = ("q4_0", "q8_0")
 
@@ -85,29 +85,22 @@ class SyntheticModel:
 
 
 def _require_gguf() -> tuple[Any, Any]:
+    """The ``gguf`` and ``numpy`` packages, for :func:`read_shape` only (the writer needs
+    neither)."""
     try:
         import gguf
         import numpy as np
     except ImportError as exc:
         raise errors.UsageError(
-            f"synthetic models need the 'gguf' and 'numpy' packages ({exc.name} is missing).",
-            hint="Install the bench extra: python -m pip install 'venvsel[bench]', "
-            "or pass a model of your own with --model F.gguf.",
+            f"reading a GGUF file back needs the 'gguf' and 'numpy' packages ({exc.name} is "
+            "missing).",
+            hint="Install the bench extra: python -m pip install 'venvsel[bench]'.",
         ) from exc
     return gguf, np
 
 
-def gguf_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("gguf")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def model_key(shape: Shape, quant: str) -> str:
-    blob = repr((asdict(shape), quant, gguf_version(), GENERATOR_VERSION)).encode()
+    blob = repr((asdict(shape), quant, GENERATOR_VERSION)).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -201,70 +194,84 @@ def _tensor_plan(shape: Shape) -> list[tuple[str, str, tuple[int, ...]]]:
     return plan
 
 
+LLAMA_FTYPE = {"q4_0": 2, "q8_0": 7}  # llama_ftype: MOSTLY_Q4_0, MOSTLY_Q8_0
+GGML_QUANT_VERSION = 2
+
+
+def model_file(shape: Shape, quant: str) -> Any:
+    """The GGUF layout of a synthetic model: key/values and tensor infos, no data yet."""
+    from . import gguf_write as g
+
+    qtype = {"q4_0": g.Q4_0, "q8_0": g.Q8_0}[quant]
+    arch = "llama"
+    f = g.GGUFFile()
+    f.add("general.architecture", g.STRING, arch)
+    f.add("general.name", g.STRING, f"venvsel synthetic {shape.name} {quant}")
+    f.add("general.description", g.STRING, "Random weights for speed measurements (venvsel "
+          "bench); not a language model.")
+    f.add(f"{arch}.context_length", g.UINT32, shape.n_ctx_train)
+    f.add(f"{arch}.embedding_length", g.UINT32, shape.n_embd)
+    f.add(f"{arch}.block_count", g.UINT32, shape.n_layer)
+    f.add(f"{arch}.feed_forward_length", g.UINT32, shape.n_ff)
+    f.add(f"{arch}.attention.head_count", g.UINT32, shape.n_head)
+    f.add(f"{arch}.attention.head_count_kv", g.UINT32, shape.n_head_kv)
+    f.add(f"{arch}.attention.layer_norm_rms_epsilon", g.FLOAT32, 1e-5)
+    f.add(f"{arch}.rope.dimension_count", g.UINT32, shape.head_dim)
+    f.add(f"{arch}.rope.freq_base", g.FLOAT32, 10000.0)
+    f.add("general.file_type", g.UINT32, LLAMA_FTYPE[quant])
+    f.add("general.quantization_version", g.UINT32, GGML_QUANT_VERSION)
+    pieces = list(_vocab_pieces(shape.n_vocab))
+    f.add("tokenizer.ggml.model", g.STRING, "llama")
+    f.add("tokenizer.ggml.tokens", g.ARRAY, [p for p, _, _ in pieces], g.STRING)
+    f.add("tokenizer.ggml.scores", g.ARRAY, [s for _, s, _ in pieces], g.FLOAT32)
+    f.add("tokenizer.ggml.token_type", g.ARRAY, [t for _, _, t in pieces], g.INT32)
+    f.add("tokenizer.ggml.unknown_token_id", g.UINT32, 0)
+    f.add("tokenizer.ggml.bos_token_id", g.UINT32, 1)
+    f.add("tokenizer.ggml.eos_token_id", g.UINT32, 2)
+    f.add("tokenizer.ggml.add_bos_token", g.BOOL, True)
+    f.add("tokenizer.ggml.add_eos_token", g.BOOL, False)
+    for name, kind, np_shape in _tensor_plan(shape):
+        f.add_tensor(name, np_shape, g.F32 if kind == "norm" else qtype)
+    return f
+
+
 def write_model(
     path: Path, shape: Shape, quant: str, *, seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> None:
-    """Write a synthetic llama GGUF to ``path`` (not atomic: callers write to a temp name)."""
-    gguf, np = _require_gguf()
-    qtype = {"q4_0": gguf.GGMLQuantizationType.Q4_0, "q8_0": gguf.GGMLQuantizationType.Q8_0}[quant]
-    ftype = {"q4_0": gguf.LlamaFileType.MOSTLY_Q4_0, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[quant]
-    rng = np.random.default_rng(seed)
+    """Write a synthetic llama GGUF to ``path`` (not atomic: callers write to a temp name).
 
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name(f"venvsel synthetic {shape.name} {quant}")
-    w.add_description("Random weights for speed measurements (venvsel bench); "
-                      "not a language model.")
-    w.add_context_length(shape.n_ctx_train)
-    w.add_embedding_length(shape.n_embd)
-    w.add_block_count(shape.n_layer)
-    w.add_feed_forward_length(shape.n_ff)
-    w.add_head_count(shape.n_head)
-    w.add_head_count_kv(shape.n_head_kv)
-    w.add_layer_norm_rms_eps(1e-5)
-    w.add_rope_dimension_count(shape.head_dim)
-    w.add_rope_freq_base(10000.0)
-    w.add_file_type(ftype.value)
-    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    pieces = list(_vocab_pieces(shape.n_vocab))
-    w.add_tokenizer_model("llama")
-    w.add_token_list([p for p, _, _ in pieces])
-    w.add_token_scores([s for _, s, _ in pieces])
-    w.add_token_types([t for _, _, t in pieces])
-    w.add_unk_token_id(0)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_add_bos_token(True)
-    w.add_add_eos_token(False)
+    Standard library only. One block of random quantised data per tensor kind, reused for
+    every layer; norms are ones.
+    """
+    import random
 
-    # One random matrix per kind, quantised once; every layer reuses the bytes.
-    data: dict[str, Any] = {}
+    from . import gguf_write as g
+
+    f = model_file(shape, quant)
+    rng = random.Random(seed)
+    data: dict[str, bytes] = {}
     plan = _tensor_plan(shape)
     for _name, kind, np_shape in plan:
         if kind in data:
             continue
+        n = 1
+        for d in np_shape:
+            n *= d
         if kind == "norm":
-            data[kind] = np.ones(np_shape, dtype=np.float32)
+            data[kind] = g.f32_constant(n, 1.0)
         else:
-            std = 1.0 if kind == "embd" else 0.02
-            arr = rng.standard_normal(np_shape, dtype=np.float32) * np.float32(std)
-            data[kind] = gguf.quants.quantize(arr, qtype)
-    for name, kind, np_shape in plan:
-        arr = data[kind]
-        raw = None if kind == "norm" else qtype
-        w.add_tensor_info(name, np_shape if raw is None else arr.shape, arr.dtype, arr.nbytes,
-                          raw_dtype=raw)
-    try:
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_ti_data_to_file()
+            qtype = {"q4_0": g.Q4_0, "q8_0": g.Q8_0}[quant]
+            data[kind] = g.random_blocks(qtype, n, 1.0 if kind == "embd" else 0.02, rng)
+
+    def blobs() -> Iterator[bytes]:
         for name, kind, _ in plan:
-            w.write_tensor_data(data[kind])
+            yield data[kind]
             if progress is not None:
                 progress(name)
-        w.flush()
-    finally:
-        w.close()
+
+    with open(path, "wb") as out:
+        f.write(out, blobs())
 
 
 def ensure_model(
@@ -279,7 +286,6 @@ def ensure_model(
         raise errors.UsageError(
             f"unknown quantisation {quant!r}; choose from: {', '.join(QUANTS)}.")
     shape = SHAPES[size]
-    _require_gguf()
     path = model_path(shape, quant)
     if cache is not None:
         path = cache / path.name
