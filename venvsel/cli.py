@@ -330,20 +330,44 @@ def cache_clear(as_json: bool) -> None:
               help="All layers on the GPU; FALLBACK (exit 1) if any lands on the CPU.")
 @click.option("--cpu", is_flag=True,
               help="Everything on the CPU. With --gpu: both, and the GPU/CPU ratio.")
-@click.option("--n-gpu-layers", type=int, default=None, metavar="N",
-              help="Layers to offload (-1: all). Default: all when the build can offload, else 0.")
-@click.option("--reps", type=click.IntRange(1), default=5, show_default=True,
-              help="Repetitions after the warm-up.")
-@click.option("--n-prompt", type=click.IntRange(0), default=512, show_default=True,
-              help="pp: prompt tokens.")
-@click.option("--n-gen", type=click.IntRange(0), default=128, show_default=True,
-              help="tg: generated tokens.")
-@click.option("--n-batch", type=click.IntRange(1), default=512, show_default=True,
-              help="Batch size for pp.")
-@click.option("--ctx", "n_ctx", type=click.IntRange(16), default=2048, show_default=True,
-              help="Context size.")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads (default: the physical cores).")
+@click.option("-ngl", "--n-gpu-layers", "n_gpu_layers", default=None, metavar="N[,N]",
+              help="Layers to offload (-1: all). Default: all when the build can offload, "
+              "else 0.")
+@click.option("-r", "--repetitions", "--reps", "reps", type=click.IntRange(1), default=5,
+              show_default=True, help="Repetitions of each test after its warm-up.")
+@click.option("-p", "--n-prompt", "n_prompt", default=None, metavar="N[,N]",
+              help="pp tests: prompt lengths.  [default: 512]")
+@click.option("-n", "--n-gen", "n_gen", default=None, metavar="N[,N]",
+              help="tg tests: generation lengths.  [default: 128]")
+@click.option("-pg", "--prompt-gen", "n_pg", multiple=True, metavar="PP,TG",
+              help="A prompt then a generation, timed together (repeatable).")
+@click.option("-b", "--batch-size", "--n-batch", "n_batch", default=None, metavar="N[,N]",
+              help="Logical batch size. Default: Llama()'s in that env.")
+@click.option("-ub", "--ubatch-size", "n_ubatch", default=None, metavar="N[,N]",
+              help="Physical (micro-)batch size. Default: Llama()'s in that env.")
+@click.option("-ctk", "--cache-type-k", "type_k", default=None, metavar="T[,T]",
+              help="KV cache type for K (f16, q8_0, q4_0, ...). Default: Llama()'s (f16).")
+@click.option("-ctv", "--cache-type-v", "type_v", default=None, metavar="T[,T]",
+              help="KV cache type for V. Default: Llama()'s (f16).")
+@click.option("-fa", "--flash-attn", "flash_attn", default=None, metavar="0|1|auto[,...]",
+              help="Flash attention (auto: llama.cpp decides; needs a llama-cpp-python whose "
+              "llama.cpp has it). Default: Llama()'s in that env.")
+@click.option("-t", "--threads", "threads", default=None, metavar="N[,N]",
+              help="CPU threads, for prompt and generation alike. Default: Llama()'s in that "
+              "env (its own split between generation and batch threads).")
+@click.option("--ctx", "n_ctx", type=click.IntRange(16), default=None,
+              help="Context size.  [default: 2048, or what the longest test needs]")
+@click.option("--delay", type=click.FloatRange(0), default=0, show_default=True,
+              help="Seconds to wait before each test (lets the machine cool off).")
+@click.option("--no-warmup", is_flag=True, help="Skip the warm-up run before each test.")
+@click.option("-o", "--output", "output", default=None,
+              type=click.Choice(["md", "csv", "json", "jsonl", "sql"]),
+              help="Print llama-bench's output format with its field names, instead of the "
+              "table.")
+@click.option("--compare", "compare_files", nargs=2, default=None, metavar="OLD NEW",
+              type=click.Path(dir_okay=False, exists=True),
+              help="Run nothing: the speed-up table between two result files, matched on "
+              "the settings.")
 @click.option("--e2e-gen", type=click.IntRange(0), default=64, show_default=True,
               help="Tokens generated in the end-to-end job over --doc (0 skips the job).")
 @click.option("--timeout", type=click.FloatRange(1), default=1800, show_default=True,
@@ -356,39 +380,79 @@ def cache_clear(as_json: bool) -> None:
               help="Write a bar chart to F.png (needs matplotlib: extra 'plot').")
 def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None,
           models: tuple[str, ...], synthetic: str | None, quant: str, doc: str | None, gpu: bool,
-          cpu: bool, n_gpu_layers: int | None, reps: int, n_prompt: int, n_gen: int, n_batch: int,
-          n_ctx: int, threads: int | None, e2e_gen: int, timeout: float, json_out: str | None,
-          markdown: str | None, plot: str | None) -> None:
+          cpu: bool, n_gpu_layers: str | None, reps: int, n_prompt: str | None,
+          n_gen: str | None, n_pg: tuple[str, ...], n_batch: str | None, n_ubatch: str | None,
+          type_k: str | None, type_v: str | None, flash_attn: str | None, threads: str | None,
+          n_ctx: int | None, delay: float, no_warmup: bool, output: str | None,
+          compare_files: tuple[str, str] | None, e2e_gen: int, timeout: float,
+          json_out: str | None, markdown: str | None, plot: str | None) -> None:
     """Benchmark llama.cpp inside an env, like llama-bench: pp and tg tokens/s (median ±
     stdev), load time, words/s of a job over a document, and where the layers really went.
     Asking for the GPU and getting the CPU is a FALLBACK: exit 1, with the reason and the fix.
     A worker that crashes or hangs is reported as such (exit 3). No download: the default
     model is generated.
 
+    llama-bench's options (-p -n -pg -b -ub -t -ngl -fa -ctk -ctv -r) take comma-separated
+    lists and form llama-bench's test matrix; a setting not given is what llama_cpp.Llama()
+    in that env uses. -o md|csv|json|jsonl|sql prints llama-bench's formats and field names
+    (llama.cpp's compare-llama-bench.py reads them).
+
     \b
     Examples:
       venvsel bench                                  # synthetic tiny, Q4_0 vs Q8_0
       venvsel bench --env .venv --gpu                # FALLBACK if .venv cannot offload
+      venvsel bench --env .venv -p 512 -n 128 -fa 0,1 -t 1,2 -o json > new.json
+      venvsel bench --compare old.json new.json      # speed-up, test by test
       venvsel bench --env .venv310 --cpu --gpu --synthetic 3b --plot speed.png
       venvsel bench --env .venv --env .venv310 --model my.gguf --markdown bench.md
       venvsel bench --json out.json                  # table on stdout, JSON in out.json
     """
+    from . import errors as _errors
+    from .bench import matrix as bm
     from .bench import report as bench_report
+
+    if compare_files:
+        from .bench import compare as bench_compare
+
+        comp = bench_compare.compare(*compare_files)
+        if json_out == "-":
+            from .render import emit_json
+
+            emit_json("bench", comp.as_data(), sys.stdout)
+        else:
+            click.echo(bench_compare.render(comp), nl=False)
+        return
     from .bench.run import DEFAULT_DOC, BenchParams, BenchRequest
     from .bench.run import bench as do_bench
 
+    if output and json_out == "-":
+        raise _errors.UsageError("-o and --json (to stdout) both want stdout: give --json a "
+                                 "file name, or drop one of them.")
     if plot:
         bench_report.require_matplotlib()
     quants = tuple(q.strip().lower() for q in quant.split(",") if q.strip())
-    params = BenchParams(reps=reps, n_prompt=n_prompt, n_gen=n_gen, n_batch=n_batch, n_ctx=n_ctx,
-                         threads=threads, doc=None if e2e_gen == 0 else (doc or str(DEFAULT_DOC)),
-                         e2e_gen=e2e_gen, timeout=timeout)
+    ngl = bm.int_list(n_gpu_layers, "--n-gpu-layers", minimum=-1, default=())
+    mx = bm.Matrix(
+        n_prompt=bm.counts(n_prompt, "--n-prompt", 512),
+        n_gen=bm.counts(n_gen, "--n-gen", 128),
+        n_pg=bm.pg_pairs(n_pg),
+        n_batch=bm.int_list(n_batch, "--batch-size", minimum=1),
+        n_ubatch=bm.int_list(n_ubatch, "--ubatch-size", minimum=1),
+        type_k=bm.cache_type_list(type_k, "--cache-type-k"),
+        type_v=bm.cache_type_list(type_v, "--cache-type-v"),
+        flash_attn=bm.fa_list(flash_attn),
+        threads=bm.int_list(threads, "--threads", minimum=1),
+    )
+    params = BenchParams(reps=reps, matrix=mx, n_ctx=n_ctx,
+                         doc=None if e2e_gen == 0 else (doc or str(DEFAULT_DOC)),
+                         e2e_gen=e2e_gen, timeout=timeout, delay=delay, warmup=not no_warmup)
     req = BenchRequest(envs=envs, needs=needs, python_spec=python_spec, models=models,
                        synthetic=synthetic, quants=quants, gpu=gpu, cpu=cpu,
-                       n_gpu_layers=n_gpu_layers, params=params)
-    result = do_bench(req, progress=json_out != "-")
+                       n_gpu_layers=tuple(int(x) for x in ngl if x is not None) or None,
+                       params=params)
+    result = do_bench(req, progress=json_out != "-" and output is None)
     bench_report.write_outputs(result, json_out=json_out, markdown=markdown, plot=plot,
-                               stdout=sys.stdout)
+                               stdout=sys.stdout, output=output)
     bench_report.raise_for(result)
 
 

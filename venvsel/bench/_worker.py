@@ -85,6 +85,116 @@ def build_info(llama_cpp):
     return info
 
 
+def ggml_info(llama_cpp):
+    """What llama-bench reports about the build and devices, through ggml's own C API (found
+    beside libllama in the same process): build_commit, backends, cpu_info, gpu_info."""
+    info = {"build_commit": None, "backends": None, "cpu_info": None, "gpu_info": None}
+    lib = getattr(getattr(llama_cpp, "llama_cpp", None), "_lib", None)
+    if lib is None:
+        return info
+
+    def f(name, restype, *argtypes):
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = list(argtypes)
+        return fn
+
+    def text(raw):
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    vp = ctypes.c_void_p
+    try:
+        info["build_commit"] = text(f("ggml_commit", ctypes.c_char_p)())
+    except Exception:
+        pass
+    try:
+        reg_count = f("ggml_backend_reg_count", ctypes.c_size_t)
+        reg_get = f("ggml_backend_reg_get", vp, ctypes.c_size_t)
+        reg_name = f("ggml_backend_reg_name", ctypes.c_char_p, vp)
+        reg_dev_count = f("ggml_backend_reg_dev_count", ctypes.c_size_t, vp)
+        names, rpc = [], False
+        for i in range(reg_count()):
+            reg = reg_get(i)
+            name = text(reg_name(reg))
+            if name.startswith("RPC"):
+                rpc = rpc or reg_dev_count(reg) > 0
+            elif name != "CPU":
+                names.append(name)
+        if rpc:
+            names.append("RPC")
+        info["backends"] = ",".join(names) or "CPU"
+        dev_count = f("ggml_backend_dev_count", ctypes.c_size_t)
+        dev_get = f("ggml_backend_dev_get", vp, ctypes.c_size_t)
+        dev_type = f("ggml_backend_dev_type", ctypes.c_int, vp)
+        dev_desc = f("ggml_backend_dev_description", ctypes.c_char_p, vp)
+        cpus, gpus = [], []
+        for i in range(dev_count()):
+            dev = dev_get(i)
+            t = dev_type(dev)
+            if t in (0, 3):  # CPU, ACCEL
+                cpus.append(text(dev_desc(dev)))
+            elif t in (1, 2):  # GPU, IGPU
+                gpus.append(text(dev_desc(dev)))
+        info["cpu_info"] = ", ".join(cpus)
+        info["gpu_info"] = ", ".join(gpus)
+    except Exception as exc:
+        info["error"] = "%s: %s" % (type(exc).__name__, exc)
+    return info
+
+
+def llama_defaults(llama_cpp):
+    """The defaults of ``llama_cpp.Llama()`` in this env, read from its signature."""
+    import inspect
+
+    try:
+        sig = inspect.signature(llama_cpp.Llama.__init__)
+    except (TypeError, ValueError, AttributeError):
+        return {}
+    out = {}
+    for name in ("n_gpu_layers", "n_ctx", "n_batch", "n_ubatch", "n_threads", "n_threads_batch",
+                 "flash_attn", "type_k", "type_v", "offload_kqv", "use_mmap"):
+        p = sig.parameters.get(name)
+        if p is not None and p.default is not inspect.Parameter.empty:
+            d = p.default
+            out[name] = d if isinstance(d, (bool, int, float, str, type(None))) else repr(d)
+    return out
+
+
+def supports_fa_auto(llama_cpp):
+    """llama.cpp has LLAMA_FLASH_ATTN_TYPE_AUTO and its context params the field for it."""
+    params = getattr(llama_cpp, "llama_context_params", None)
+    fields = [f[0] for f in getattr(params, "_fields_", ())]
+    return hasattr(llama_cpp, "LLAMA_FLASH_ATTN_TYPE_AUTO") and "flash_attn_type" in fields
+
+
+class _FaAuto(object):
+    """Llama() takes flash_attn as a bool only; for ``auto`` the context it creates gets
+    LLAMA_FLASH_ATTN_TYPE_AUTO, set on its params just before llama.cpp reads them."""
+
+    def __init__(self, llama_cpp):
+        from llama_cpp import llama as llama_mod
+
+        self.ll = llama_cpp
+        self.internals = llama_mod.internals
+        self.orig = None
+
+    def __enter__(self):
+        orig = self.orig = self.internals.LlamaContext
+        auto = self.ll.LLAMA_FLASH_ATTN_TYPE_AUTO
+
+        def make(*args, **kwargs):
+            params = kwargs.get("params")
+            if params is not None:
+                params.flash_attn_type = auto
+            return orig(*args, **kwargs)
+
+        self.internals.LlamaContext = make
+        return self
+
+    def __exit__(self, *exc):
+        self.internals.LlamaContext = self.orig
+
+
 def _fn(llama_cpp, *names):
     for n in names:
         f = getattr(llama_cpp, n, None)
@@ -151,8 +261,9 @@ class Decoder(object):
         """The tokens a tg run feeds back: BOS, then random ids (drawn before timing starts)."""
         return [self.bos] + [self.rng.randrange(self.n_vocab) for _ in range(max(0, n_gen - 1))]
 
-    def gen(self, tokens):
-        """len(tokens) single-token decodes from position 0, like llama-bench's tg test.
+    def gen(self, tokens, start=0):
+        """len(tokens) single-token decodes from position ``start``, like llama-bench's tg
+        test (which continues after the prompt in a pp+tg test).
 
         The loop body is kept to what any decode loop must do (set token and position,
         decode, synchronise): its Python cost is the bench's overhead on small models.
@@ -164,11 +275,11 @@ class Decoder(object):
         b.logits[0] = 1
         token_arr, pos_arr = b.token, b.pos
         decode, ctx, sync = self.ll.llama_decode, self.ctx, self.sync
-        for i, token in enumerate(tokens):
+        for i, token in enumerate(tokens, start):
             token_arr[0] = token
             pos_arr[0] = i
             if decode(ctx, b) != 0:
-                raise RuntimeError("llama_decode failed at token %d" % i)
+                raise RuntimeError("llama_decode failed at position %d" % i)
             if sync is not None:
                 sync(ctx)
 
@@ -178,44 +289,53 @@ class Decoder(object):
             self.batch = None
 
 
+def _now_rfc3339():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def measure(dec, job, out):
-    """pp reps back to back, then tg reps back to back, each block after its own warm-up.
+    """Each test of the cell as llama-bench runs it: a warm-up (the full prompt for a test
+    with a prompt, one token for a test with generation), then ``reps`` repetitions with the
+    memory cleared before each; a repetition is the prompt then the generation, timed
+    together. Tests in llama-bench's order: pp tests, tg tests, pg tests.
 
     Like llama-bench, which runs each test on its own: alternating a 512-token batch with
     single-token decodes would make every pp pay for the scheduler re-planning its graph
     (and lose the CUDA graphs of tg), which is not the speed of either.
     """
-    n_prompt, n_gen, reps = job["n_prompt"], job["n_gen"], job["reps"]
-    pp, tg = [], []
+    reps = job["reps"]
+    warmup = job.get("warmup", True)
+    delay = job.get("delay") or 0
+    tests = []
     warm = 0.0
-    if n_prompt > 0:
-        phase("warmup")
-        t0 = time.perf_counter()
+    for n_prompt, n_gen in job["tests"]:
+        test = {"n_prompt": n_prompt, "n_gen": n_gen, "test_time": _now_rfc3339(),
+                "samples_ns": []}
+        tests.append(test)
         dec.clear()
-        dec.prompt(n_prompt)
-        warm += time.perf_counter() - t0
+        if delay:
+            phase("delay")
+            time.sleep(delay)
+        if warmup:
+            phase("warmup")
+            t0 = time.perf_counter()
+            if n_prompt > 0:
+                dec.prompt(n_prompt)
+            if n_gen > 0:
+                dec.gen(dec.gen_tokens(1), start=n_prompt)
+            warm += time.perf_counter() - t0
         for r in range(reps):
             phase("rep %d" % (r + 1))
+            tokens = dec.gen_tokens(n_gen) if n_gen > 0 else None
             dec.clear()
-            t = time.perf_counter()
-            dec.prompt(n_prompt)
-            pp.append(n_prompt / (time.perf_counter() - t))
-    if n_gen > 0:
-        phase("warmup")
-        t0 = time.perf_counter()
-        dec.clear()
-        dec.gen(dec.gen_tokens(min(n_gen, 16)))
-        warm += time.perf_counter() - t0
-        for r in range(reps):
-            phase("rep %d" % (r + 1))
-            tokens = dec.gen_tokens(n_gen)
-            dec.clear()
-            t = time.perf_counter()
-            dec.gen(tokens)
-            tg.append(n_gen / (time.perf_counter() - t))
+            t = time.perf_counter_ns()
+            if n_prompt > 0:
+                dec.prompt(n_prompt)
+            if tokens:
+                dec.gen(tokens, start=n_prompt)
+            test["samples_ns"].append(time.perf_counter_ns() - t)
     out["warmup_s"] = warm
-    out["pp_samples"] = pp
-    out["tg_samples"] = tg
+    out["tests"] = tests
     out["clear_api"] = dec.clear_api
 
 
@@ -270,6 +390,7 @@ def run(job):
             return out
         out["log_callback"] = install_log_callback(llama_cpp)
         out["build"] = build_info(llama_cpp)
+        out["build"].update(ggml_info(llama_cpp))
         if job.get("mode") == "info":
             out["status"] = "ok"
             return out
@@ -283,14 +404,32 @@ def run(job):
             return out
         phase("load")
         out["phase"] = "load"
-        threads = job.get("threads") or os.cpu_count() or 1
-        n_ctx = job["n_ctx"]
+        out["defaults"] = llama_defaults(llama_cpp)
+        out["fa_auto_supported"] = supports_fa_auto(llama_cpp)
+        settings = job.get("settings") or {}
+        # Only what the user set is passed: everything else is Llama()'s own default.
+        kwargs = {"model_path": job["model"], "n_gpu_layers": job["n_gpu_layers"],
+                  "n_ctx": job["n_ctx"], "seed": job.get("seed", 0), "verbose": True}
+        for key in ("n_batch", "n_ubatch", "type_k", "type_v"):
+            if settings.get(key) is not None:
+                kwargs[key] = settings[key]
+        if settings.get("threads") is not None:
+            kwargs["n_threads"] = kwargs["n_threads_batch"] = settings["threads"]
+        fa = settings.get("flash_attn")
+        if fa in ("0", "1"):
+            kwargs["flash_attn"] = fa == "1"
+        elif fa == "auto" and not out["fa_auto_supported"]:
+            out["status"] = "error"
+            out["error"] = ("flash attention 'auto' needs a llama-cpp-python whose llama.cpp has "
+                            "LLAMA_FLASH_ATTN_TYPE_AUTO; this one (%s) has not: use 0 or 1"
+                            % out["build"].get("llama_version"))
+            return out
         t = time.perf_counter()
-        llm = llama_cpp.Llama(
-            model_path=job["model"], n_gpu_layers=job["n_gpu_layers"], n_ctx=n_ctx,
-            n_batch=job["n_batch"], n_ubatch=job["n_batch"], n_threads=threads,
-            n_threads_batch=threads, seed=job.get("seed", 0), verbose=True,
-        )
+        if fa == "auto":
+            with _FaAuto(llama_cpp):
+                llm = llama_cpp.Llama(**kwargs)
+        else:
+            llm = llama_cpp.Llama(**kwargs)
         out["load_s"] = time.perf_counter() - t
         phase("loaded")
         model = llm.model
@@ -304,11 +443,35 @@ def run(job):
             "n_vocab": llm.n_vocab(),
             "n_ctx": llm.n_ctx(),
         }
+        cp = getattr(llm, "context_params", None)
+        fa_type = getattr(cp, "flash_attn_type", None)
+        if fa_type is None and cp is not None and hasattr(cp, "flash_attn"):
+            fa_type = int(bool(cp.flash_attn))  # older llama.cpp: a bool
+        out["used"] = {
+            "n_batch": getattr(cp, "n_batch", None) if cp is not None else None,
+            "n_ubatch": getattr(cp, "n_ubatch", None) if cp is not None else None,
+            "n_threads": getattr(cp, "n_threads", None) if cp is not None else None,
+            "n_threads_batch": getattr(cp, "n_threads_batch", None) if cp is not None else None,
+            "type_k": getattr(cp, "type_k", None) if cp is not None else None,
+            "type_v": getattr(cp, "type_v", None) if cp is not None else None,
+            "flash_attn": fa_type,
+            "n_ctx": llm.n_ctx(),
+        }
+        threads = out["used"]["n_threads"] or getattr(llm, "n_threads", None)
         out["threads"] = threads
         out["n_gpu_layers"] = job["n_gpu_layers"]
-        out["n_batch"] = job["n_batch"]
+        n_batch = out["used"]["n_batch"] or getattr(llm, "n_batch", 512)
+        out["n_batch"] = n_batch
+        desc = _fn(llama_cpp, "llama_model_desc")
+        if desc is not None:
+            try:
+                buf = ctypes.create_string_buffer(128)
+                desc(model, buf, 128)
+                out["model_info"]["model_type"] = buf.value.decode("utf-8", "replace")
+            except Exception:
+                pass
         out["phase"] = "measure"
-        dec = Decoder(llama_cpp, llm, job["n_batch"], job.get("seed", 0))
+        dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0))
         try:
             measure(dec, job, out)
             if job.get("doc") and job.get("e2e_gen", 0) > 0:

@@ -272,3 +272,15 @@ def judge(
     if gpu == 0:
         return Judgement("CPU")
     return Judgement("PARTIAL")
+
+
+_FA_CHOICE = re.compile(r"Flash Attention (enabled|not supported, set to disabled)")
+
+
+def flash_attn_choice(text: str) -> str | None:
+    """For flash attention ``auto``: what llama.cpp chose when it made the context
+    ("llama_context: Flash Attention enabled"); None when the log does not say."""
+    found = _FA_CHOICE.findall(text)
+    if not found:
+        return None
+    return "1" if found[-1] == "enabled" else "0"

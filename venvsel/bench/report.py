@@ -63,9 +63,13 @@ class Report:
         return errors.EXIT_OK
 
     def as_data(self) -> dict[str, Any]:
-        """What --json carries: the report, the exit code and the problems in words."""
+        """What --json carries: the report, the exit code and the problems in words, and the
+        llama-bench records (``-o json``'s list) under ``llama_bench``."""
+        from . import lbformat
+
         return {
             "runs": to_json(self.runs), "ratios": to_json(self.ratios),
+            "llama_bench": lbformat.records(self),
             "params": to_json(self.params),
             "created": self.created, "venvsel_version": self.venvsel_version,
             "exit_code": self.exit_code,
@@ -166,19 +170,55 @@ def verdict_cell(r: RunResult) -> str:
     return r.verdict or DASH
 
 
+def _tests(p: BenchParams | None) -> list[tuple[int, int]]:
+    p = p or BenchParams()
+    return [(t.n_prompt, t.n_gen) for t in p.matrix.tests()]
+
+
+def _varying(p: BenchParams | None) -> tuple[str, ...]:
+    return (p or BenchParams()).matrix.varying()
+
+
 def headers(p: BenchParams) -> list[str]:
-    return ["env", "model", "quant", "device", "ngl", "layers", "verdict",
-            f"pp{p.n_prompt} t/s", f"tg{p.n_gen} t/s", "load s", "e2e words/s"]
+    from .matrix import Test
+
+    return ["env", "model", "quant", "device", "ngl", *_varying(p), "layers", "verdict",
+            *(f"{Test(a, b).name} t/s" for a, b in _tests(p)), "load s", "e2e words/s"]
 
 
-def row(r: RunResult) -> list[str]:
+def _cell_value(r: RunResult, name: str) -> str:
+    """A varying setting as the run got it ("auto→1" for flash attention left to llama.cpp)."""
+    v = getattr(r.cell, name)
+    if name == "flash_attn" and v == "auto" and r.flash_attn_resolved:
+        return f"auto→{r.flash_attn_resolved}"
+    return DASH if v is None else str(v)
+
+
+def _test_stat(r: RunResult, n_prompt: int, n_gen: int, first: bool) -> Stat | None:
+    for t in r.tests:
+        if (t.n_prompt, t.n_gen) == (n_prompt, n_gen):
+            return t.ts
+    if first and not r.tests:  # a result made without per-test samples
+        return r.pp if n_prompt and not n_gen else r.tg if n_gen and not n_prompt else None
+    return None
+
+
+def row(r: RunResult, p: BenchParams | None = None) -> list[str]:
     shown = _trusted(r)
     e2e = r.e2e.words_per_s if shown and r.e2e else None
+    tests = _tests(p)
+    cols = []
+    seen_pp = seen_tg = False
+    for a, b in tests:
+        first = (a and not b and not seen_pp) or (b and not a and not seen_tg)
+        seen_pp = seen_pp or bool(a and not b)
+        seen_tg = seen_tg or bool(b and not a)
+        cols.append(fmt_stat(_test_stat(r, a, b, bool(first))) if shown else DASH)
     return [
         r.env_name, r.model_label, r.quant_label, r.device, str(r.n_gpu_layers),
+        *(_cell_value(r, f) for f in _varying(p)),
         r.placement.summary() if r.placement else ("not loaded" if not r.model_loaded else DASH),
-        verdict_cell(r),
-        fmt_stat(r.pp) if shown else DASH, fmt_stat(r.tg) if shown else DASH,
+        verdict_cell(r), *cols,
         fmt(r.load_s) if r.load_s is not None else DASH, fmt(e2e),
     ]
 
@@ -222,14 +262,25 @@ def detail_lines(rep: Report) -> list[str]:
         seen_model.add(r.model)
         out.append(f"model    {r.model_label} {r.quant_label}: {fmt_params(r.n_params)} params, "
                    f"{fmt_size(r.size_bytes)}, {r.n_layer} repeating layers ({r.model})")
-    threads = next((r.threads for r in rep.runs if r.threads), p.threads)
-    out.append(f"settings threads {threads}, n_batch {p.n_batch}, n_ctx {p.n_ctx}, {p.reps} reps "
-               "after a warm-up, KV cache cleared before each; median ± stdev")
+    for used in dict.fromkeys(_used_text(r) for r in rep.runs if r.used):
+        out.append(f"settings {used}")
+    warm = "after a warm-up" if p.warmup else "without a warm-up"
+    out.append(f"runs     n_ctx {p.ctx}, {p.reps} reps per test {warm}, KV cache cleared "
+               "before each; median ± stdev"
+               + (f"; {p.delay:g} s delay before each test" if p.delay else ""))
+    for r in rep.runs:
+        if r.defaults:
+            d = r.defaults
+            out.append(f"defaults Llama() in {r.env_name}: " + ", ".join(
+                f"{k} {d[k]}" for k in ("n_batch", "n_ubatch", "n_threads", "n_threads_batch",
+                                        "flash_attn", "type_k", "type_v") if k in d)
+                + " (used for every setting not given)")
+            break
     for ev in dict.fromkeys(r.placement.evidence for r in rep.runs if r.placement):
         out.append(f"layers   from {ev}")
     e2e = next((r.e2e for r in rep.runs if r.e2e and _trusted(r)), None)
     if e2e:
-        cut = f", cut to fit n_ctx {p.n_ctx}" if e2e.truncated else ""
+        cut = f", cut to fit n_ctx {p.ctx}" if e2e.truncated else ""
         out.append(f"e2e      {Path(e2e.doc).name}: prompt of {e2e.words:,} words "
                    f"({e2e.prompt_tokens:,} tokens{cut}) + {e2e.gen_requested} generated "
                    "tokens with EOS forbidden, via Llama.create_completion; words/s = prompt words "
@@ -238,6 +289,21 @@ def detail_lines(rep: Report) -> list[str]:
     if logs:
         out.append(f"logs     {', '.join(logs)}")
     return out
+
+
+def _used_text(r: RunResult) -> str:
+    """The settings the context really got, from the worker."""
+    from .lbformat import _type_name
+
+    u = r.used or {}
+    fa_num = u.get("flash_attn")
+    fa = {-1: "auto", 0: "0", 1: "1"}.get(fa_num, str(fa_num)) if isinstance(fa_num, int) \
+        else str(fa_num)
+    if fa == "auto" and r.flash_attn_resolved:
+        fa += f"→{r.flash_attn_resolved}"
+    return (f"n_batch {u.get('n_batch')}, n_ubatch {u.get('n_ubatch')}, threads "
+            f"{u.get('n_threads')} (batch {u.get('n_threads_batch')}), flash_attn {fa}, "
+            f"type_k {_type_name(u.get('type_k'))}, type_v {_type_name(u.get('type_v'))}")
 
 
 def _runs_label(runs: Sequence[RunResult]) -> str:
@@ -305,7 +371,7 @@ def problem_texts(rep: Report) -> list[str]:
 
 
 def render_text(rep: Report, stream: TextIO) -> None:
-    render.table(headers(rep.params), [row(r) for r in rep.runs], stream)
+    render.table(headers(rep.params), [row(r, rep.params) for r in rep.runs], stream)
     extra = ratio_lines(rep)
     if extra:
         stream.write("\nspeed-up (median / median)\n")
@@ -321,12 +387,17 @@ def problems_message(rep: Report) -> str:
 
 
 def write_outputs(rep: Report, *, json_out: str | None, markdown: str | None,
-                  plot: str | None, stdout: TextIO) -> None:
-    """The table (unless --json goes to stdout), then every file asked for."""
+                  plot: str | None, stdout: TextIO, output: str | None = None) -> None:
+    """The table (or llama-bench's format ``output``, or --json) on stdout, then every file
+    asked for."""
     from ..fsutil import atomic_write_text
 
     if json_out == "-":
         render.emit_json("bench", rep.as_data(), stdout)
+    elif output:
+        from . import lbformat
+
+        stdout.write(lbformat.render(output, rep))
     else:
         render_text(rep, stdout)
     if json_out and json_out != "-":
@@ -362,10 +433,11 @@ def render_markdown(rep: Report) -> str:
     out.write(f"pp{p.n_prompt} and tg{p.n_gen} in tokens/s, median ± stdev of {p.reps} "
               "repetitions after a warm-up (llama-bench conventions).\n\n")
     hs = headers(p)
+    n_text = 7 + len(_varying(p))
     out.write("| " + " | ".join(hs) + " |\n")
-    out.write("|" + "|".join("---" if i < 7 else "---:" for i in range(len(hs))) + "|\n")
+    out.write("|" + "|".join("---" if i < n_text else "---:" for i in range(len(hs))) + "|\n")
     for r in rep.runs:
-        out.write("| " + " | ".join(_md_cell(c) for c in row(r)) + " |\n")
+        out.write("| " + " | ".join(_md_cell(c) for c in row(r, p)) + " |\n")
     if rep.ratios:
         out.write("\n## Speed-up\n\n| comparison | what | pp | tg |\n|---|---|---:|---:|\n")
         for x in rep.ratios:

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from .. import errors, paths, proc
 from ..model import Env, LlamaInfo
 from . import logparse
+from .matrix import CACHE_TYPES, Cell, Matrix
 
 WORKER = Path(__file__).resolve().parent / "_worker.py"
 CORPUS = Path(__file__).resolve().parent.parent / "resources" / "corpus"
@@ -34,18 +35,33 @@ DEFAULT_DOC = CORPUS / "large.md"
 LOG_TAIL = 12
 
 
+DEFAULT_CTX = 2048
+
+
 @dataclass(frozen=True)
 class BenchParams:
     reps: int = 5
-    n_prompt: int = 512
-    n_gen: int = 128
-    n_batch: int = 512
-    n_ctx: int = 2048
-    threads: int | None = None  # None: the machine's physical cores
+    matrix: Matrix = field(default_factory=Matrix)  # llama-bench's lists; None = Llama()'s
+    n_ctx: int | None = None  # None: 2048, or more when a test needs more
     doc: str | None = str(DEFAULT_DOC)  # None: no end-to-end job
     e2e_gen: int = 64  # tokens generated in the end-to-end job
     seed: int = 42
     timeout: float = 1800.0  # per run
+    delay: float = 0.0  # seconds to wait before each test (llama-bench --delay)
+    warmup: bool = True  # llama-bench's warm-up run before each test (--no-warmup)
+
+    @property
+    def ctx(self) -> int:
+        return self.n_ctx or max(DEFAULT_CTX, self.matrix.max_tokens + 1)
+
+    # The first prompt and generation lengths: the table's pp and tg columns.
+    @property
+    def n_prompt(self) -> int:
+        return next((t.n_prompt for t in self.matrix.tests() if not t.n_gen), 0)
+
+    @property
+    def n_gen(self) -> int:
+        return next((t.n_gen for t in self.matrix.tests() if not t.n_prompt), 0)
 
 
 @dataclass(frozen=True)
@@ -66,7 +82,7 @@ class BenchRequest:
     quants: tuple[str, ...] = ("q4_0", "q8_0")
     gpu: bool = False
     cpu: bool = False
-    n_gpu_layers: int | None = None
+    n_gpu_layers: tuple[int, ...] | None = None  # -ngl list; None: see plan_runs
     params: BenchParams = field(default_factory=BenchParams)
 
 
@@ -79,6 +95,7 @@ class RunPlan:
     gpu_asked: bool
     preload_fallback: str | None = None  # set when the files already say "cannot offload"
     backends: tuple[str, ...] = ()  # GPU backends the env's files hold ("cuda", ...)
+    cell: Cell = field(default_factory=Cell)
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,32 @@ class Stat:
         s = tuple(float(x) for x in samples)
         sd = statistics.stdev(s) if len(s) > 1 else 0.0
         return cls(statistics.median(s), statistics.fmean(s), sd, min(s), max(s), s)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One llama-bench test of a run: its repetitions, in nanoseconds, as llama-bench keeps
+    them; tokens/s per repetition = (n_prompt + n_gen) / seconds."""
+
+    n_prompt: int
+    n_gen: int
+    samples_ns: tuple[int, ...]
+    test_time: str = ""
+
+    @property
+    def name(self) -> str:
+        from .matrix import Test
+
+        return Test(self.n_prompt, self.n_gen).name
+
+    @property
+    def samples_ts(self) -> tuple[float, ...]:
+        n = self.n_prompt + self.n_gen
+        return tuple(1e9 * n / t for t in self.samples_ns if t > 0)
+
+    @property
+    def ts(self) -> Stat | None:
+        return Stat.of(self.samples_ts)
 
 
 @dataclass(frozen=True)
@@ -161,6 +204,16 @@ class RunResult:
     log_tail: tuple[str, ...] = ()
     duration_s: float = 0.0
     cuda_visible_devices: str | None = None
+    cell: Cell = field(default_factory=Cell)  # what was asked (None: Llama()'s default)
+    tests: tuple[Measured, ...] = ()
+    used: dict[str, Any] | None = None  # the settings the context really got
+    defaults: dict[str, Any] | None = None  # Llama()'s signature defaults in that env
+    build_commit: str | None = None
+    ggml_backends: str | None = None  # llama-bench's "backends": "CUDA", "CPU"
+    cpu_info: str | None = None
+    gpu_info: str | None = None
+    model_type: str | None = None  # llama_model_desc: "llama ?B Q4_0"
+    flash_attn_resolved: str | None = None  # for auto: what llama.cpp chose, from its log
 
     @property
     def quant_label(self) -> str:
@@ -255,26 +308,28 @@ def cannot_offload(info: LlamaInfo) -> str | None:
 
 
 def plan_runs(req: BenchRequest, envs: Sequence[Env], models: Sequence[ModelRef]) -> list[RunPlan]:
+    """One run per env, model, GPU-layer count and settings cell, in llama-bench's order."""
     plans: list[RunPlan] = []
+    cells = list(req.params.matrix.cells())
     for env in envs:
         info = static_llama(env)
         static_no_gpu = cannot_offload(info)
         devices = [d for d, on in (("cpu", req.cpu), ("gpu", req.gpu)) if on] or ["auto"]
         for model in models:
-            for dev in devices:
-                if dev == "cpu":
-                    ngl = 0
-                elif dev == "gpu":
-                    ngl = req.n_gpu_layers if req.n_gpu_layers is not None else -1
+            for dev0 in devices:
+                if dev0 == "cpu":
+                    ngls = [0]
+                elif dev0 == "gpu":
+                    ngls = list(req.n_gpu_layers or (-1,))
                 else:  # like llama-bench: everything on the GPU when the build can offload
-                    if req.n_gpu_layers is not None:
-                        ngl = req.n_gpu_layers
-                    else:
-                        ngl = -1 if info.backends else 0
-                    dev = "gpu" if ngl != 0 else "cpu"
-                gpu_asked = dev == "gpu" or ngl != 0
-                plans.append(RunPlan(env, model, dev, ngl, gpu_asked,
-                                     static_no_gpu if gpu_asked else None, info.backends))
+                    ngls = list(req.n_gpu_layers or ((-1,) if info.backends else (0,)))
+                for ngl in ngls:
+                    dev = dev0 if dev0 != "auto" else ("gpu" if ngl != 0 else "cpu")
+                    gpu_asked = dev == "gpu" or ngl != 0
+                    for cell in cells:
+                        plans.append(RunPlan(env, model, dev, ngl, gpu_asked,
+                                             static_no_gpu if gpu_asked else None,
+                                             info.backends, cell))
     return plans
 
 
@@ -314,7 +369,7 @@ def _base(plan: RunPlan, log: logparse.LoadLog | None = None) -> dict[str, Any]:
     return dict(
         env=plan.env.path, env_name=_env_label(plan.env), model=plan.model.path,
         model_label=plan.model.label, quant=quant, device=plan.device,
-        n_gpu_layers=plan.n_gpu_layers, gpu_asked=plan.gpu_asked,
+        n_gpu_layers=plan.n_gpu_layers, gpu_asked=plan.gpu_asked, cell=plan.cell,
     )
 
 
@@ -376,12 +431,20 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
     log_path = _log_file(index)
     with tempfile.TemporaryDirectory(prefix="venvsel-bench-") as tmp:
         result_path = os.path.join(tmp, "result.json")
+        cell = plan.cell
+        settings = {
+            "n_batch": cell.n_batch, "n_ubatch": cell.n_ubatch, "threads": cell.threads,
+            "type_k": CACHE_TYPES[cell.type_k] if cell.type_k else None,
+            "type_v": CACHE_TYPES[cell.type_v] if cell.type_v else None,
+            "flash_attn": cell.flash_attn,
+        }
         job = {
             "mode": "bench", "model": plan.model.path, "n_gpu_layers": plan.n_gpu_layers,
-            "gpu_asked": plan.gpu_asked, "threads": params.threads or physical_cores(),
-            "has_gpu_backend": bool(plan.backends),
-            "n_prompt": params.n_prompt, "n_gen": params.n_gen, "n_batch": params.n_batch,
-            "n_ctx": params.n_ctx, "reps": params.reps, "doc": params.doc,
+            "gpu_asked": plan.gpu_asked, "has_gpu_backend": bool(plan.backends),
+            "settings": settings,
+            "tests": [[t.n_prompt, t.n_gen] for t in params.matrix.tests()],
+            "n_ctx": params.ctx, "reps": params.reps, "doc": params.doc,
+            "warmup": params.warmup, "delay": params.delay,
             "e2e_gen": params.e2e_gen, "seed": params.seed,
             "result": result_path, "log": str(log_path),
         }
@@ -435,6 +498,9 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
         llama_version=build.get("llama_version"), gpu_offload=build.get("gpu_offload"),
         system_info=build.get("system_info"), python=build.get("python"),
         cuda_visible_devices=data.get("cuda_visible_devices"),
+        build_commit=build.get("build_commit"), ggml_backends=build.get("backends"),
+        cpu_info=build.get("cpu_info"), gpu_info=build.get("gpu_info"),
+        defaults=data.get("defaults"),
     )
     status = data.get("status")
     if status == "no-llama":
@@ -455,6 +521,12 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
                          detail=f"the worker failed during {_phase_words(data.get('phase'))}: "
                          f"{data.get('error')}")
     n_layer = info.get("n_layer")
+    tests = tuple(Measured(int(t["n_prompt"]), int(t["n_gen"]),
+                             tuple(int(x) for x in t.get("samples_ns") or ()),
+                             str(t.get("test_time") or ""))
+                  for t in data.get("tests") or ())
+    pp = next((t.ts for t in tests if t.n_prompt and not t.n_gen), None)
+    tg = next((t.ts for t in tests if t.n_gen and not t.n_prompt), None)
     pl = logparse.placement(log, n_layer)
     j = logparse.judge(pl, log, gpu_asked=plan.gpu_asked, n_gpu_layers=plan.n_gpu_layers,
                        gpu_offload=build.get("gpu_offload"), cvd=data.get("cuda_visible_devices"),
@@ -463,7 +535,8 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
         **common, status="fallback" if j.verdict == "FALLBACK" else "ok",
         verdict=j.verdict, reason=j.reason, fix=j.fix,
         decided=f"after loading: {pl.evidence}", placement=pl,
-        pp=Stat.of(data.get("pp_samples") or ()), tg=Stat.of(data.get("tg_samples") or ()),
+        pp=pp, tg=tg, tests=tests, used=data.get("used"), model_type=info.get("model_type"),
+        flash_attn_resolved=logparse.flash_attn_choice(log_text),
         load_s=data.get("load_s"), e2e=E2E.of(data.get("e2e")), threads=data.get("threads"),
         n_layer=n_layer, n_params=info.get("n_params"), size_bytes=info.get("size_bytes"),
         model_loaded=True,
@@ -492,16 +565,18 @@ def resolve_models(req: BenchRequest, *, progress: bool) -> list[ModelRef]:
 
 def check_params(p: BenchParams) -> None:
     if p.reps < 1:
-        raise errors.UsageError("--reps must be at least 1.")
-    if p.n_prompt < 0 or p.n_gen < 0 or p.e2e_gen < 0:
-        raise errors.UsageError("token counts cannot be negative.")
-    if p.n_prompt == 0 and p.n_gen == 0:
-        raise errors.UsageError("nothing to measure: --n-prompt and --n-gen are both 0.")
-    if p.n_ctx < max(p.n_prompt, p.n_gen) + 1:
-        raise errors.UsageError(f"--ctx {p.n_ctx} cannot hold {max(p.n_prompt, p.n_gen)} tokens.")
-    if p.doc is not None and p.e2e_gen + 16 > p.n_ctx:
+        raise errors.UsageError("--repetitions must be at least 1.")
+    if p.e2e_gen < 0 or p.delay < 0:
+        raise errors.UsageError("token counts and --delay cannot be negative.")
+    tests = p.matrix.tests()
+    if not tests:
+        raise errors.UsageError("nothing to measure: every -p, -n and -pg value is 0.")
+    need = p.matrix.max_tokens
+    if p.ctx < need + 1:
+        raise errors.UsageError(f"--ctx {p.ctx} cannot hold {need} tokens.")
+    if p.doc is not None and p.e2e_gen + 16 > p.ctx:
         raise errors.UsageError(
-            f"--e2e-gen {p.e2e_gen} leaves no room for a prompt in --ctx {p.n_ctx}.")
+            f"--e2e-gen {p.e2e_gen} leaves no room for a prompt in --ctx {p.ctx}.")
     if p.doc is not None and not Path(p.doc).is_file():
         raise errors.UsageError(f"document {p.doc} does not exist.")
 
@@ -514,8 +589,6 @@ def bench(req: BenchRequest, *, progress: bool = True,
     params = req.params
     if params.doc is not None:
         params = replace(params, doc=str(Path(params.doc).expanduser().resolve()))
-    if params.threads is None:
-        params = replace(params, threads=physical_cores())
     check_params(params)
     envs = resolve_envs(req)
     for env in envs:  # fail on a bare env before generating or loading anything
@@ -528,7 +601,7 @@ def bench(req: BenchRequest, *, progress: bool = True,
     with Progress("bench", total=len(plans), enabled=progress) as bar:
         for i, plan in enumerate(plans):
             label = (f"{_env_label(plan.env)} {plan.model.label} {plan.model.quant or ''} "
-                     f"{plan.device}")
+                     f"{plan.device} {plan.cell.label(params.matrix.varying())}").rstrip()
             bar.advance(label, step=0)
 
             def phase(words: str, label: str = label) -> None:
