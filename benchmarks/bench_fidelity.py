@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from venvsel import proc
 from venvsel.bench import run as bench_run
 from venvsel.bench import synth
+from venvsel.bench.matrix import Cell, Matrix
 from venvsel.model import Env
 
 DIRECT = r"""
@@ -99,11 +100,11 @@ def main() -> int:
     env: Env = env_from_path(env_path)
     assert env.interpreter is not None
     model = synth.ensure_model(a.synthetic, a.quant, progress=False)
-    params = bench_run.BenchParams(reps=a.reps, n_prompt=0, n_gen=a.n_gen,
-                                   n_ctx=max(512, a.n_gen + 16), threads=a.threads, doc=None,
-                                   e2e_gen=0)
+    params = bench_run.BenchParams(
+        reps=a.reps, matrix=Matrix(n_prompt=(0,), n_gen=(a.n_gen,), threads=(a.threads,)),
+        n_ctx=max(512, a.n_gen + 16), doc=None, e2e_gen=0)
     plan = bench_run.RunPlan(env, bench_run.ModelRef(str(model.path), model.label, a.quant),
-                             "cpu", 0, False)
+                             "cpu", 0, False, cell=Cell(threads=a.threads))
     bench_samples: list[float] = []
     direct_samples: list[float] = []
     paired: list[float] = []  # per round: bench median / direct median - 1, in percent
