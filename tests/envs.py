@@ -207,3 +207,48 @@ def seed_project() -> Path:
             create_env(spec, root / name)
         (root / MARKER).write_text("ok")
     return root
+
+
+def llama_cpp_scripts() -> Path:
+    """llama.cpp's ``scripts/`` and ``requirements/`` from the llama-cpp-python sdist the
+    seed builds from (``vendor/llama.cpp/``), fetched once with pip's own client, plus
+    ``tools/llama-bench/llama-bench.cpp``. Returns the extracted ``vendor/llama.cpp`` dir."""
+    import tarfile
+
+    version = LLAMA.split("==")[1]
+    dest = CACHE_ROOT / f"llama-cpp-python-{version}-scripts"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(dest) + ".lock", timeout=3600):
+        if (dest / MARKER).exists():
+            return dest / "llama.cpp"
+        if dest.exists():
+            shutil.rmtree(dest)
+        dl = dest / "sdist"
+        dl.mkdir(parents=True)
+        env = {**os.environ, "PIP_CACHE_DIR": PIP_CACHE_DIR, "HOME": str(REAL_HOME)}
+        _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+              "--no-deps", "--no-binary", ":all:", LLAMA, "-d", str(dl)], env)
+        (sdist,) = dl.glob("*.tar.gz")
+        prefix = f"llama_cpp_python-{version}/vendor/llama.cpp/"
+        wanted = ("scripts/", "requirements/", "tools/llama-bench/")
+        with tarfile.open(sdist) as tf:
+            members = []
+            for m in tf.getmembers():
+                rel = m.name[len(prefix):] if m.name.startswith(prefix) else ""
+                if rel.startswith(wanted) and (m.isfile() or m.isdir()):
+                    m.name = "llama.cpp/" + rel
+                    members.append(m)
+            tf.extractall(dest, members=members)
+        shutil.rmtree(dl)
+        (dest / MARKER).write_text("ok")
+    return dest / "llama.cpp"
+
+
+def compare_llama_bench_env() -> Path:
+    """An env with what llama.cpp's ``scripts/compare-llama-bench.py`` needs, installed from
+    its own requirements file (tabulate, GitPython)."""
+    src = llama_cpp_scripts()
+    req = src / "requirements" / "requirements-compare-llama-bench.txt"
+    pkgs = tuple(ln.strip() for ln in req.read_text().splitlines()
+                 if ln.strip() and not ln.startswith("#"))
+    return cached_env(EnvSpec("compare-llama-bench", packages=pkgs))
