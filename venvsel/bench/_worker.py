@@ -12,9 +12,11 @@ Needs only the standard library and llama_cpp; any CPython >= 3.8. Started as
 Lines starting with ``[venvsel-worker]`` in the log mark the phase the worker reached, so a
 crash can be placed ("crashed while loading the model").
 
-Measures like llama-bench: a warm-up, then ``reps`` repetitions with the memory (KV cache)
-cleared before each; pp = ``n_prompt`` random tokens decoded in batches of ``n_batch``; tg =
-``n_gen`` single-token decodes; tokens/s per repetition. Then, optionally, the seed's job:
+Measures like llama-bench: for each test of the job (pp: a prompt of n_prompt tokens; tg:
+n_gen single-token decodes; pg: both, timed together) a fresh context of n_prompt + n_gen
+cells on the loaded model, a warm-up, then ``reps`` repetitions with the memory (KV cache)
+cleared before each, timed in nanoseconds. The settings not given in the job are left to
+``llama_cpp.Llama()``'s defaults in this env, and reported. Then, optionally, the seed's job:
 a prompt cut from a document, ``e2e_gen`` generated tokens with EOS forbidden, timed end
 to end through the high-level ``Llama.create_completion`` as a user's script would call it.
 """
@@ -206,9 +208,9 @@ def _fn(llama_cpp, *names):
 class Decoder(object):
     """The llama-bench loops on a raw context, one reusable batch, no sampling."""
 
-    def __init__(self, llama_cpp, llm, n_batch, seed):
+    def __init__(self, llama_cpp, llm, n_batch, seed, ctx=None):
         self.ll = llama_cpp
-        self.ctx = llm.ctx
+        self.ctx = ctx or llm.ctx
         self.n_batch = n_batch
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.n_vocab = llm.n_vocab()
@@ -293,7 +295,24 @@ def _now_rfc3339():
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def measure(dec, job, out):
+def new_context(llama_cpp, llm, n_ctx):
+    """A context of ``n_ctx`` cells on the loaded model, with every other parameter the
+    Llama object's context got: llama-bench makes one per test, sized n_prompt + n_gen
+    (the KV cache size decides how much attention work a step does). None when this
+    llama_cpp cannot make one."""
+    init = _fn(llama_cpp, "llama_init_from_model", "llama_new_context_with_model")
+    src = getattr(llm, "context_params", None)
+    if init is None or src is None or not hasattr(llama_cpp, "llama_free"):
+        return None
+    cp = type(src).from_buffer_copy(src)
+    cp.n_ctx = n_ctx
+    ctx = init(llm.model, cp)
+    if not ctx:
+        raise RuntimeError("llama.cpp could not create a context of %d tokens" % n_ctx)
+    return ctx
+
+
+def measure(llama_cpp, llm, n_batch, job, out):
     """Each test of the cell as llama-bench runs it: a warm-up (the full prompt for a test
     with a prompt, one token for a test with generation), then ``reps`` repetitions with the
     memory cleared before each; a repetition is the prompt then the generation, timed
@@ -312,31 +331,46 @@ def measure(dec, job, out):
         test = {"n_prompt": n_prompt, "n_gen": n_gen, "test_time": _now_rfc3339(),
                 "samples_ns": []}
         tests.append(test)
-        dec.clear()
-        if delay:
-            phase("delay")
-            time.sleep(delay)
-        if warmup:
-            phase("warmup")
-            t0 = time.perf_counter()
-            if n_prompt > 0:
-                dec.prompt(n_prompt)
-            if n_gen > 0:
-                dec.gen(dec.gen_tokens(1), start=n_prompt)
-            warm += time.perf_counter() - t0
-        for r in range(reps):
-            phase("rep %d" % (r + 1))
-            tokens = dec.gen_tokens(n_gen) if n_gen > 0 else None
-            dec.clear()
-            t = time.perf_counter_ns()
-            if n_prompt > 0:
-                dec.prompt(n_prompt)
-            if tokens:
-                dec.gen(tokens, start=n_prompt)
-            test["samples_ns"].append(time.perf_counter_ns() - t)
+        ctx = new_context(llama_cpp, llm, n_prompt + n_gen)
+        test["n_ctx"] = n_prompt + n_gen if ctx else llm.n_ctx()
+        dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0) + len(tests), ctx=ctx)
+        try:
+            warm += _one_test(dec, test, n_prompt, n_gen, reps, warmup, delay)
+        finally:
+            dec.close()
+            if ctx:
+                llama_cpp.llama_free(ctx)
+        out["clear_api"] = dec.clear_api
     out["warmup_s"] = warm
     out["tests"] = tests
-    out["clear_api"] = dec.clear_api
+
+
+def _one_test(dec, test, n_prompt, n_gen, reps, warmup, delay):
+    """One test on its own context: delay, warm-up, then the timed repetitions."""
+    warm = 0.0
+    dec.clear()
+    if delay:
+        phase("delay")
+        time.sleep(delay)
+    if warmup:
+        phase("warmup")
+        t0 = time.perf_counter()
+        if n_prompt > 0:
+            dec.prompt(n_prompt)
+        if n_gen > 0:
+            dec.gen(dec.gen_tokens(1), start=n_prompt)
+        warm += time.perf_counter() - t0
+    for r in range(reps):
+        phase("rep %d" % (r + 1))
+        tokens = dec.gen_tokens(n_gen) if n_gen > 0 else None
+        dec.clear()
+        t = time.perf_counter_ns()
+        if n_prompt > 0:
+            dec.prompt(n_prompt)
+        if tokens:
+            dec.gen(tokens, start=n_prompt)
+        test["samples_ns"].append(time.perf_counter_ns() - t)
+    return warm
 
 
 def end_to_end(llm, dec, job, out):
@@ -471,14 +505,14 @@ def run(job):
             except Exception:
                 pass
         out["phase"] = "measure"
-        dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0))
-        try:
-            measure(dec, job, out)
-            if job.get("doc") and job.get("e2e_gen", 0) > 0:
-                out["phase"] = "e2e"
+        measure(llama_cpp, llm, n_batch, job, out)
+        if job.get("doc") and job.get("e2e_gen", 0) > 0:
+            out["phase"] = "e2e"
+            dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0))
+            try:
                 end_to_end(llm, dec, job, out)
-        finally:
-            dec.close()
+            finally:
+                dec.close()
         out["status"] = "ok"
         phase("done")
         return out

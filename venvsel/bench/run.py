@@ -223,20 +223,6 @@ class RunResult:
 # --------------------------------------------------------------------------- planning
 
 
-def physical_cores() -> int:
-    """Physical cores, like llama-bench's default thread count: SMT siblings share a core's
-    arithmetic units, and a thread on each sibling mostly waits for the other."""
-    cores: set[str] = set()
-    base = Path("/sys/devices/system/cpu")
-    try:
-        for topo in base.glob("cpu[0-9]*/topology/thread_siblings_list"):
-            cores.add(topo.read_text().strip())
-    except OSError:
-        cores.clear()
-    return len(cores) or os.cpu_count() or 1
-
-
-
 def _env_label(env: Env) -> str:
     """The env as the user would write it: relative to the cwd, or with ~ for home."""
     if env.shown_path:
