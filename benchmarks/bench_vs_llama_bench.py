@@ -54,10 +54,22 @@ CACHE = Path(os.environ.get("VENVSEL_BENCH_CACHE")
              or Path.home() / ".cache" / "venvsel-bench")
 
 
+PRIORITY: dict[str, Any] = {"nice": 0, "cpus": None}  # set from --nice / --pin
+
+
+def _measured_child() -> None:
+    """Both tools' processes start alike: the same priority, the same CPUs."""
+    if PRIORITY["nice"]:
+        os.nice(PRIORITY["nice"])
+    if PRIORITY["cpus"]:
+        os.sched_setaffinity(0, PRIORITY["cpus"])
+
+
 def sh(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
-       timeout: float = 3600) -> subprocess.CompletedProcess[str]:
+       timeout: float = 3600, measured: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False,
+                          preexec_fn=_measured_child if measured else None)
 
 
 def find_sdist(version: str) -> Path:
@@ -131,10 +143,12 @@ def env_lib_dir(env: Path) -> Path:
 
 
 def _by_test(recs: list[dict[str, Any]]) -> dict[str, float]:
+    """Per test, the median of the repetitions' t/s (robust to one repetition that another
+    process on the machine slowed down; llama-bench's avg_ts is kept in the raw records)."""
     out = {}
     for r in recs:
         name = "pp" if r["n_prompt"] and not r["n_gen"] else "tg"
-        out[name] = float(r["avg_ts"])
+        out[name] = statistics.median(float(x) for x in r["samples_ts"])
     return out
 
 
@@ -147,7 +161,7 @@ def run_llama_bench(build: Path, model: str, a: argparse.Namespace, fa: str,
     argv = [str(build / "bin" / "llama-bench"), "-m", model, "-p", str(a.n_prompt),
             "-n", str(a.n_gen), "-t", str(a.threads), "-fa", fa, "-ngl", str(a.ngl),
             "-r", str(a.reps), "-o", "json"]
-    r = sh(argv, env=env, timeout=3600)
+    r = sh(argv, env=env, timeout=3600, measured=True)
     if r.returncode != 0:
         raise SystemExit(f"llama-bench failed ({r.returncode}):\n{r.stderr[-3000:]}")
     recs = json.loads(r.stdout)
@@ -161,7 +175,7 @@ def run_venvsel(env: Path, model: str, a: argparse.Namespace,
             "-ngl", str(a.ngl), "-r", str(a.reps), "--e2e-gen", "0", "-o", "json"]
     env_vars = dict(os.environ)
     env_vars["PYTHONPATH"] = str(REPO)
-    r = sh(argv, env=env_vars, timeout=3600)
+    r = sh(argv, env=env_vars, timeout=3600, measured=True)
     if r.returncode != 0:
         raise SystemExit(f"venvsel bench failed ({r.returncode}):\n{r.stderr[-3000:]}")
     recs = json.loads(r.stdout)
@@ -196,8 +210,15 @@ def main() -> int:
     ap.add_argument("--build-dir", default=None, help="existing llama.cpp build dir")
     ap.add_argument("--same-libs", action="store_true",
                     help="llama-bench loads the env's llama_cpp/lib/*.so")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="niceness of both tools' processes (negative needs root: on a "
+                    "shared machine, -10 keeps other work from deciding the figures)")
+    ap.add_argument("--pin", default=None,
+                    help="CPUs for both tools' processes, e.g. 1 or 0,1 (sched_setaffinity)")
     ap.add_argument("--out", default=None, help="write the JSON here too")
     a = ap.parse_args()
+    PRIORITY["nice"] = a.nice
+    PRIORITY["cpus"] = {int(x) for x in a.pin.split(",")} if a.pin else None
     a.ngl = 99 if a.gpu else 0
 
     env = Path(os.path.realpath(a.env)) if a.env else default_env()
@@ -258,7 +279,10 @@ def main() -> int:
         "llama_bench": {"build_dir": str(build), "how": build_how,
                         "libs": str(lib_dir) if lib_dir else "its own build"},
         "settings": {"n_prompt": a.n_prompt, "n_gen": a.n_gen, "threads": a.threads,
-                     "ngl": a.ngl, "reps": a.reps, "rounds": a.rounds},
+                     "ngl": a.ngl, "reps": a.reps, "rounds": a.rounds, "nice": a.nice,
+                     "pin": a.pin},
+        "figure": "per round, each tool's median t/s over its repetitions; reported: the "
+                  "median over rounds, and the median of the per-round ratios",
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "results": results,
@@ -278,7 +302,10 @@ def main() -> int:
 def table(out: dict[str, Any]) -> str:
     s = out["settings"]
     lines = [f"pp{s['n_prompt']} / tg{s['n_gen']}, {s['threads']} threads, ngl {s['ngl']}, "
-             f"{s['reps']} reps × {s['rounds']} interleaved rounds; medians",
+             f"{s['reps']} reps × {s['rounds']} interleaved rounds"
+             + (f", nice {s['nice']}" if s.get("nice") else "")
+             + (f", pinned to CPU {s['pin']}" if s.get("pin") else "")
+             + "; medians; ratio = median of the per-round ratios",
              "",
              "| model | fa | test | llama-bench t/s | venvsel t/s | venvsel / llama-bench "
              "| target |",

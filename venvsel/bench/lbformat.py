@@ -274,11 +274,16 @@ def settings_lines(rep: Report) -> list[str]:
             out.append("defaults (Llama() in that env, used where not set): " + ", ".join(
                 f"{k}={d[k]}" for k in ("n_batch", "n_ubatch", "n_threads", "n_threads_batch",
                                         "flash_attn", "type_k", "type_v") if k in d))
+    from .report import _used_text
+
+    for used in dict.fromkeys(_used_text(r) for r in rep.runs if r.used):
+        out.append(f"used: {used}")
     p = rep.params
     out.append(f"runs: {p.reps} repetitions per test after "
-               f"{'a warm-up' if p.warmup else 'no warm-up'}, n_ctx {p.ctx}"
+               f"{'a warm-up' if p.warmup else 'no warm-up'}"
                + (f", {p.delay:g} s delay before each test" if p.delay else "")
-               + "; t/s = mean ± stdev over the repetitions (llama-bench's avg_ts)")
+               + "; each test on its own context of n_prompt + n_gen cells, as llama-bench; "
+               "t/s = mean ± stdev over the repetitions (llama-bench's avg_ts)")
     return out
 
 

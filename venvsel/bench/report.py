@@ -265,7 +265,8 @@ def detail_lines(rep: Report) -> list[str]:
     for used in dict.fromkeys(_used_text(r) for r in rep.runs if r.used):
         out.append(f"settings {used}")
     warm = "after a warm-up" if p.warmup else "without a warm-up"
-    out.append(f"runs     n_ctx {p.ctx}, {p.reps} reps per test {warm}, KV cache cleared "
+    out.append(f"runs     {p.reps} reps per test {warm}, each test on its own context of "
+               f"n_prompt + n_gen cells (the end-to-end job: n_ctx {p.ctx}), KV cache cleared "
                "before each; median ± stdev"
                + (f"; {p.delay:g} s delay before each test" if p.delay else ""))
     for r in rep.runs:
