@@ -50,6 +50,8 @@ sys.path.insert(0, str(REPO))
 from venvsel.bench import synth  # noqa: E402
 
 LLAMA_VERSION = "0.3.36"
+_TAR_FILTER: dict[str, str] = (
+    {"filter": "data"} if hasattr(tarfile, "data_filter") else {})  # 3.12+ warns without
 CACHE = Path(os.environ.get("VENVSEL_BENCH_CACHE")
              or Path.home() / ".cache" / "venvsel-bench")
 
@@ -115,7 +117,7 @@ def build_llama_bench(sdist: Path, *, gpu: bool, cuda_arch: str | None, jobs: in
                     if m.name.startswith(prefix) and len(m.name) > len(prefix):
                         m.name = m.name[len(prefix):]
                         members.append(m)
-                tf.extractall(src, members=members)
+                tf.extractall(src, members=members, **_TAR_FILTER)
         flags = ["-DCMAKE_BUILD_TYPE=Release", "-DBUILD_SHARED_LIBS=ON", "-DLLAMA_CURL=OFF",
                  "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_TESTS=OFF",
                  "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_TOOLS=ON"]

@@ -238,7 +238,9 @@ def llama_cpp_scripts() -> Path:
                 if rel.startswith(wanted) and (m.isfile() or m.isdir()):
                     m.name = "llama.cpp/" + rel
                     members.append(m)
-            tf.extractall(dest, members=members)
+            # The "data" filter where tarfile has it (3.12+ warns without a filter).
+            safe: dict[str, str] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tf.extractall(dest, members=members, **safe)
         shutil.rmtree(dl)
         (dest / MARKER).write_text("ok")
     return dest / "llama.cpp"
