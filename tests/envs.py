@@ -225,7 +225,7 @@ def llama_cpp_scripts() -> Path:
             shutil.rmtree(dest)
         dl = dest / "sdist"
         dl.mkdir(parents=True)
-        env = {**os.environ, "PIP_CACHE_DIR": PIP_CACHE_DIR, "HOME": str(REAL_HOME)}
+        env = {**tool_env(), "PIP_CACHE_DIR": PIP_CACHE_DIR, "HOME": str(REAL_HOME)}
         _run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
               "--no-deps", "--no-binary", ":all:", LLAMA, "-d", str(dl)], env)
         (sdist,) = dl.glob("*.tar.gz")

@@ -41,7 +41,8 @@ def _compare(py: Path, src: Path, cwd: Path, *args: str) -> subprocess.Completed
     # (it asserts without it, for llama-bench's own files too).
     return subprocess.run([str(py), str(src / "scripts" / "compare-llama-bench.py"),
                            "--tool", "llama-bench", *args],
-                          cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+                          cwd=cwd, env=envs.tool_env(), capture_output=True, text=True,
+                          timeout=300, check=False)
 
 
 def _table(text: str) -> list[list[str]]:
