@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 from venvsel.bench import synth  # noqa: E402
 
 LLAMA_VERSION = "0.3.36"
-_TAR_FILTER: dict[str, str] = (
+_TAR_FILTER: dict[str, Any] = (
     {"filter": "data"} if hasattr(tarfile, "data_filter") else {})  # 3.12+ warns without
 CACHE = Path(os.environ.get("VENVSEL_BENCH_CACHE")
              or Path.home() / ".cache" / "venvsel-bench")
@@ -110,8 +110,12 @@ def build_llama_bench(sdist: Path, *, gpu: bool, cuda_arch: str | None, jobs: in
         if not (src / "CMakeLists.txt").is_file():
             shutil.rmtree(src, ignore_errors=True)
             src.mkdir()
-            prefix = f"{sdist.name[:-len('.tar.gz')]}/vendor/llama.cpp/"
             with tarfile.open(sdist) as tf:
+                # "<top>/vendor/llama.cpp/" whatever the top folder is called (a trimmed
+                # sdist, as carried to a GPU machine, may have been renamed).
+                top = next(m.name for m in tf.getmembers()
+                           if m.name.endswith("vendor/llama.cpp/CMakeLists.txt"))
+                prefix = top[:-len("CMakeLists.txt")]
                 members = []
                 for m in tf.getmembers():
                     if m.name.startswith(prefix) and len(m.name) > len(prefix):

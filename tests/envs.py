@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -239,7 +240,7 @@ def llama_cpp_scripts() -> Path:
                     m.name = "llama.cpp/" + rel
                     members.append(m)
             # The "data" filter where tarfile has it (3.12+ warns without a filter).
-            safe: dict[str, str] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tf.extractall(dest, members=members, **safe)
         shutil.rmtree(dl)
         (dest / MARKER).write_text("ok")
