@@ -251,8 +251,10 @@ def detail_lines(rep: Report) -> list[str]:
         if r.gpu_offload is False and _gpu_backend_in(r.system_info):
             # llama_supports_gpu_offload() is False for a GPU build that sees no device too.
             offload = "no (a GPU backend is built in, but no device is visible)"
-        out.append(f"build    {r.env_name}: llama-cpp-python {r.llama_version}, Python {r.python}, "
-                   f"GPU offload: {offload}")
+        ggml = (f", llama.cpp/ggml {r.build_commit}" if r.build_commit else "") + (
+            f", backends {r.ggml_backends}" if r.ggml_backends else "")
+        out.append(f"build    {r.env_name}: llama-cpp-python {r.llama_version}{ggml}, Python "
+                   f"{r.python}, GPU offload: {offload}")
         if r.system_info:
             out.append(f"         {r.system_info}")
     seen_model: set[str] = set()
