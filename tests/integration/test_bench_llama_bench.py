@@ -168,3 +168,19 @@ def test_report_files_follow_the_umask(seed_project: Path, tmp_path: Path) -> No
     assert len(data["llama_bench"]) == 2  # the llama-bench records ride in the envelope
     run = data["runs"][0]
     assert run["used"]["n_batch"] == 512 and run["defaults"]["n_batch"] == 512
+
+
+def test_pg_delay_no_warmup_and_ub(seed_project: Path, isolated: Path) -> None:
+    r = run_venvsel("bench", "--env", ".venv", "--synthetic", "tiny", "--quant", "q4_0",
+                    "-p", "0", "-n", "0", "-pg", "32,8", "-ub", "16", "-r", "2",
+                    "--no-warmup", "--delay", "0.2", "--e2e-gen", "0", "-o", "jsonl",
+                    cwd=seed_project)
+    assert r.returncode == 0, r.stderr
+    (rec,) = [json.loads(ln) for ln in r.stdout.splitlines()]
+    assert (rec["n_prompt"], rec["n_gen"], rec["n_ubatch"], rec["n_batch"]) == (32, 8, 16, 512)
+    # pp32+tg8: tokens/s counts both, as llama-bench's get_ts does
+    assert rec["samples_ts"][0] == pytest.approx(40e9 / rec["samples_ns"][0])
+    (log,) = sorted((isolated / "log" / "bench").iterdir())
+    text = log.read_text()
+    assert "phase=delay" in text and "phase=warmup" not in text
+    assert text.count("phase=rep ") == 2
