@@ -172,14 +172,15 @@ def test_report_files_follow_the_umask(seed_project: Path, tmp_path: Path) -> No
 
 def test_pg_delay_no_warmup_and_ub(seed_project: Path, isolated: Path) -> None:
     r = run_venvsel("bench", "--env", ".venv", "--synthetic", "tiny", "--quant", "q4_0",
-                    "-p", "0", "-n", "0", "-pg", "32,8", "-ub", "16", "-r", "2",
+                    "-p", "0", "-n", "0", "-pg", "70,8", "-b", "32", "-ub", "16", "-r", "2",
                     "--no-warmup", "--delay", "0.2", "--e2e-gen", "0", "-o", "jsonl",
                     cwd=seed_project)
     assert r.returncode == 0, r.stderr
     (rec,) = [json.loads(ln) for ln in r.stdout.splitlines()]
-    assert (rec["n_prompt"], rec["n_gen"], rec["n_ubatch"], rec["n_batch"]) == (32, 8, 16, 512)
-    # pp32+tg8: tokens/s counts both, as llama-bench's get_ts does
-    assert rec["samples_ts"][0] == pytest.approx(40e9 / rec["samples_ns"][0])
+    # The prompt goes in chunks of -b 32 (llama.cpp refuses positions that do not follow on).
+    assert (rec["n_prompt"], rec["n_gen"], rec["n_ubatch"], rec["n_batch"]) == (70, 8, 16, 32)
+    # pp70+tg8: tokens/s counts both, as llama-bench's get_ts does
+    assert rec["samples_ts"][0] == pytest.approx(78e9 / rec["samples_ns"][0])
     (log,) = sorted((isolated / "log" / "bench").iterdir())
     text = log.read_text()
     assert "phase=delay" in text and "phase=warmup" not in text

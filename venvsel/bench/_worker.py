@@ -241,22 +241,57 @@ class Decoder(object):
         if self.sync is not None:
             self.sync(self.ctx)
 
+    def prompt_tokens(self, n_prompt):
+        """The tokens of a pp test, drawn before timing starts: BOS, then random ids, in a
+        C array (llama-bench fills its batch in C: a per-token Python loop inside the timed
+        region would cost a few per cent on a small model)."""
+        arr = (ctypes.c_int32 * max(1, n_prompt))()
+        if n_prompt:
+            arr[0] = self.bos
+            for i in range(1, n_prompt):
+                arr[i] = self.rng.randrange(self.n_vocab)
+        return arr
+
+    def ready(self):
+        """Before timing: the batch fields that are the same for every prompt chunk (one
+        sequence, id 0, no output but the chunk's last token), set once."""
+        if getattr(self, "_filled", False):
+            return
+        b = self.batch
+        for i in range(self.n_batch):
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = 0
+            b.logits[i] = 0
+        self._filled = True
+
+    def _positions(self, n):
+        """Positions 0..n-1 in a C array (kept: the same for every repetition)."""
+        arr = getattr(self, "_pos_arr", None)
+        if arr is None or len(arr) < n:
+            arr = self._pos_arr = (ctypes.c_int32 * n)(*range(n))
+        return arr
+
     def prompt(self, n_prompt, tokens=None):
-        """Decode n_prompt tokens (random unless given) in batches of n_batch from position 0."""
+        """Decode n_prompt tokens (random unless given) in batches of n_batch from position 0.
+
+        Each chunk is copied into the batch with memmove, not token by token in Python."""
         b = self.batch
         if tokens is None:
-            tokens = [self.bos] + [self.rng.randrange(self.n_vocab) for _ in range(n_prompt - 1)]
+            tokens = self.prompt_tokens(n_prompt)
+        self.ready()
+        tok_src = ctypes.addressof(tokens)
+        pos_src = ctypes.addressof(self._positions(n_prompt))
+        token_dst = ctypes.cast(b.token, ctypes.c_void_p).value
+        pos_dst = ctypes.cast(b.pos, ctypes.c_void_p).value
+        logits = b.logits
         pos = 0
         while pos < n_prompt:
             n = min(self.n_batch, n_prompt - pos)
-            for i in range(n):
-                b.token[i] = tokens[pos + i]
-                b.pos[i] = pos + i
-                b.n_seq_id[i] = 1
-                b.seq_id[i][0] = 0
-                b.logits[i] = 0
-            b.logits[n - 1] = 1
+            ctypes.memmove(token_dst, tok_src + 4 * pos, 4 * n)
+            ctypes.memmove(pos_dst, pos_src + 4 * pos, 4 * n)
+            logits[n - 1] = 1
             self._decode(n)
+            logits[n - 1] = 0
             pos += n
 
     def gen_tokens(self, n_gen):
@@ -274,7 +309,7 @@ class Decoder(object):
         b.n_tokens = 1
         b.n_seq_id[0] = 1
         b.seq_id[0][0] = 0
-        b.logits[0] = 1
+        b.logits[0] = 1  # (n_seq_id and seq_id as ready() sets them; logits[0] reset below)
         token_arr, pos_arr = b.token, b.pos
         decode, ctx, sync = self.ll.llama_decode, self.ctx, self.sync
         for i, token in enumerate(tokens, start):
@@ -284,6 +319,7 @@ class Decoder(object):
                 raise RuntimeError("llama_decode failed at position %d" % i)
             if sync is not None:
                 sync(ctx)
+        b.logits[0] = 0
 
     def close(self):
         if self.batch is not None:
@@ -363,10 +399,14 @@ def _one_test(dec, test, n_prompt, n_gen, reps, warmup, delay):
     for r in range(reps):
         phase("rep %d" % (r + 1))
         tokens = dec.gen_tokens(n_gen) if n_gen > 0 else None
+        ptokens = dec.prompt_tokens(n_prompt) if n_prompt > 0 else None
+        if ptokens is not None:
+            dec._positions(n_prompt)
+            dec.ready()
         dec.clear()
         t = time.perf_counter_ns()
-        if n_prompt > 0:
-            dec.prompt(n_prompt)
+        if ptokens is not None:
+            dec.prompt(n_prompt, ptokens)
         if tokens:
             dec.gen(tokens, start=n_prompt)
         test["samples_ns"].append(time.perf_counter_ns() - t)
