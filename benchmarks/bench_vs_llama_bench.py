@@ -221,6 +221,8 @@ def main() -> int:
                     "shared machine, -10 keeps other work from deciding the figures)")
     ap.add_argument("--pin", default=None,
                     help="CPUs for both tools' processes, e.g. 1 or 0,1 (sched_setaffinity)")
+    ap.add_argument("--raw", action="store_true",
+                    help="keep every llama-bench record of every round in the JSON")
     ap.add_argument("--out", default=None, help="write the JSON here too")
     a = ap.parse_args()
     PRIORITY["nice"] = a.nice
@@ -257,7 +259,12 @@ def main() -> int:
                         got[who], raw[who] = run_llama_bench(build, model, a, fa, lib_dir)
                     else:
                         got[who], raw[who] = run_venvsel(env, model, a, fa)
-                rounds.append({"order": list(order), "ts": got, "raw": raw})
+                row: dict[str, Any] = {"order": list(order), "ts": got,
+                                       "build_commit": {k: v[0].get("build_commit")
+                                                        for k, v in raw.items()}}
+                if a.raw:
+                    row["raw"] = raw
+                rounds.append(row)
                 print(f"{label} fa={fa} round {i + 1}: " + ", ".join(
                     f"{k} llama-bench {got['llama-bench'][k]:.1f} venvsel {got['venvsel'][k]:.1f}"
                     for k in ("pp", "tg")), file=sys.stderr)
