@@ -255,3 +255,41 @@ def test_python_option_means_a_rebuild(bare_env: Path) -> None:
                     python=WHEEL_PYTHON)
     assert plan.mode == "rebuild" and plan.reason.startswith("a fresh env from --python")
     assert plan.base_python == WHEEL_PYTHON
+
+
+def test_working_cuda_torch_is_left_alone_and_only_llama_is_rebuilt(bare_env: Path,
+                                                                   tmp_path: Path) -> None:
+    """The seed's .venv on the H200: the machine's CUDA torch works (the live probe ran a
+    kernel), llama-cpp-python is a CPU build. Only llama is rebuilt: for sm_90, from the
+    sdist in the offline --find-links folder, never from a CPU wheel."""
+    from dataclasses import replace
+
+    from venvsel.model import ProbeResult, TorchInfo
+
+    h200 = Machine(os="Linux", driver_version="580.159.04", cuda_driver="13.0",
+                   gpus=(Gpu(0, "NVIDIA H200", "9.0"),))
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    backend = choose_backend(h200, "auto", find_links=str(wheels))
+    assert backend.name == "cu130" and not backend.explicit
+    env = env_from_path(str(bare_env))
+    static = replace(inspect_env(env), torch=TorchInfo("2.11.0+cu130", cuda="13.0"),
+                     llama=LlamaInfo("0.3.36"))
+    probe = ProbeResult(status="ok", torch_version="2.11.0+cu130", torch_cuda="13.0",
+                        cuda_available=True, kernel_ok=True, llama_version="0.3.36",
+                        llama_gpu_offload=False)
+    d = diagnose(env, static, probe, h200, backend)
+    assert [f.code for f in d.findings] == ["llama-cpu"]
+    plan = make_plan(RepairRequest(env=str(bare_env), find_links=str(wheels)), d, backend)
+    assert plan.mode == "in-place" and plan.reason == "rebuild llama-cpp-python"
+    keys = [s.key for s in plan.steps]
+    assert "install-torch" not in keys and "install-torch-deps" not in keys
+    assert keys[0] == "snapshot" and keys[-3:] == ["build-llama", "check", "verify"]
+    assert plan.torch is None and "torch is left as it is." in plan.notes
+    step = next(s for s in plan.steps if s.key == "build-llama")
+    assert step.argv[-8:] == ("--no-binary", "llama-cpp-python", "--find-links", str(wheels),
+                              "--force-reinstall", "--no-cache-dir", "--no-deps",
+                              "llama-cpp-python==0.3.36")
+    assert dict(step.env)["CMAKE_ARGS"] == "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90"
+    assert plan.expect.llama == "gpu"
+    assert "--no-binary llama-cpp-python --find-links" in plan.render()

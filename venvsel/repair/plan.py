@@ -583,10 +583,14 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
                                 "toolkit), and none was found; install it, or pass --no-llama.")
             elif not shutil.which("nvcc"):
                 benv.append(("CUDACXX", nvcc))
+            # --no-binary: a CPU wheel (in --find-links, on an index or in pip's cache) must
+            # never stand in for the build; the source given with --find-links/--index-url is
+            # searched too (an offline machine has the sdist in a wheel folder).
             steps.append(Step(
                 "build-llama",
                 f"Rebuild {llama_req} with CUDA (from source, no cached CPU wheel)",
-                inst.install("--force-reinstall", "--no-cache-dir", "--no-deps", llama_req),
+                inst.install("--no-binary", LLAMA, *backend.source.extra_args(),
+                             "--force-reinstall", "--no-cache-dir", "--no-deps", llama_req),
                 env=tuple(benv), timeout=TIMEOUT_LLAMA))
         elif mode == "rebuild":
             steps.append(Step("install-llama", f"Reinstall {llama_req} as it was built before",
