@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Issue 18 on the lent H200: the seed's .venv (CPU-only llama-cpp-python, the image's CUDA
+# torch made visible) repaired for real by `venvsel repair`, the same repair interrupted in
+# the nvcc compile (SIGTERM; SIGKILL + `venvsel repair --recover`) with tree hashes, the
+# repaired env benched, llama-bench beside it, and the warm pick timed.
+#
+# Run scripts/prepare-gpu-repair.sh here first (fills .gpu/: code, wheels, the find-links
+# folder with the trimmed sdist, the CPU wheel, llama-bench). Then on the GPU machine, from
+# the repository root, with .gpu carried:
+#
+#     bash .gpu/gpu-repair.sh PHASE...
+#
+# Phases are idempotent (a finished phase is skipped), so a later call on the same machine
+# continues. Everything lands in $W/out; `pack` tars it into $OUT (one file comes back).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+G=$REPO/.gpu
+W=${VENVSEL_GPU_WORK:-/tmp/v18}
+O=$W/out
+PY=${GPU_PYTHON:-python3}
+LLAMA_VERSION=0.3.36
+mkdir -p "$W" "$O"
+export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
+export PATH="/usr/local/cuda/bin:$W/bin:$PATH"
+export VENVSEL_CACHE_DIR="$W/cache" VENVSEL_LOG_DIR="$W/log"
+P=$W/proj
+LINKS=$W/links
+T0=$(date +%s)
+log() { printf '[%s +%4ss] %s\n' "$(date -u +%H:%M:%S)" "$(( $(date +%s) - T0 ))" "$*" | tee -a "$O/timeline.txt"; }
+th() { "$PY" "$G/tree-hash.py" "$1"; }
+
+# One command as a user would type it, in $P: transcript with exit code and wall time.
+cmd() {
+  local name=$1; shift
+  local f="$O/$name.txt"
+  log "run $name: $*"
+  echo "\$ $*" > "$f"
+  local t0; t0=$(date +%s%N)
+  ( cd "$P" && bash -c "$*" ) >> "$f" 2>&1
+  local rc=$?
+  printf '[exit %s, %s ms]\n' "$rc" "$(( ($(date +%s%N) - t0) / 1000000 ))" >> "$f"
+  log "  -> exit $rc"
+}
+
+wrapper() {  # wrapper NAME CODE_DIR: a venvsel console script running CODE_DIR's package
+  cat > "$W/bin/$1" <<EOF
+#!$(command -v "$PY")
+import sys
+sys.path[:0] = ["$W/site", "$2"]
+from venvsel.cli import entry
+entry()
+EOF
+  chmod +x "$W/bin/$1"
+}
+
+setup() {
+  [ -f "$W/.setup" ] && return 0
+  log "setup"
+  mkdir -p "$W/bin" "$W/site" "$LINKS"
+  "$PY" -m pip install -q --no-index --no-deps --target "$W/site" "$G"/wheels/*.whl
+  wrapper venvsel "$G/code18"          # this branch (issue-18)
+  wrapper venvsel-main "$G/codemain"   # main's committed code
+  [ -d "$G/code16/venvsel" ] && wrapper venvsel-16 "$G/code16"
+  # The offline wheel folder a user would pass with --find-links: the sdist under its real
+  # name, and the build backend pip's isolated build needs (cmake and ninja are the image's).
+  cp "$G/src/llama_cpp_python-$LLAMA_VERSION-trimmed.tar.gz" "$LINKS/llama_cpp_python-$LLAMA_VERSION.tar.gz"
+  cp "$G"/links/*.whl "$LINKS/"
+  {
+    echo "== date"; date -u
+    echo "== nvidia-smi"; nvidia-smi --query-gpu=index,name,driver_version,compute_cap,memory.total --format=csv,noheader
+    echo "== nvcc"; nvcc --version | tail -2
+    echo "== cmake / ninja"; command -v cmake ninja; cmake --version | head -1; ninja --version
+    echo "== python"; "$PY" -c 'import sys, torch; print(sys.version.split()[0], sys.executable); print(torch.__version__, torch.version.cuda)'
+    echo "== nproc"; nproc
+    echo "== find-links folder"; ls -la "$LINKS"
+  } > "$O/machine.txt" 2>&1
+  touch "$W/.setup"
+}
+
+envs() {
+  # The seed's .venv as it was: llama-cpp-python CPU-only (the wheel built from the same
+  # sdist, no CUDA), its diskcache dependency, and the machine's CUDA torch visible through a
+  # .pth file (the image's python is itself a venv: --system-site-packages would not show it).
+  [ -f "$P/.done" ] && return 0
+  log "envs"
+  rm -rf "$P"; mkdir -p "$P"
+  "$PY" -m venv --without-pip "$P/.venv"
+  local site; site=$(echo "$P"/.venv/lib/python3*/site-packages)
+  local img; img=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  "$PY" -m pip install -q --no-index --no-deps --target "$site" "$G"/cpuwheel/llama_cpp_python-*.whl "$G"/wheels/diskcache-*.whl
+  echo "$img" > "$site/image-torch.pth"
+  # used once, as a user's env has been (bytecode written next to llama_cpp's modules)
+  "$P/.venv/bin/python" -c 'import llama_cpp, torch; print("llama_cpp", llama_cpp.__version__, "offload", llama_cpp.llama_supports_gpu_offload(), "| torch", torch.__version__, torch.cuda.is_available())' > "$O/seed-venv.txt" 2>&1
+  ls "$site/llama_cpp/lib" >> "$O/seed-venv.txt"
+  th "$P/.venv" > "$O/hash-0-seed.txt"
+  touch "$P/.done"
+}
+
+look() {
+  [ -f "$O/.look" ] && return 0
+  cmd 01-scan "venvsel scan"
+  cmd 02-doctor "venvsel doctor"
+  cmd 03-repair-dry-run "venvsel repair .venv --find-links $LINKS --dry-run"
+  cmd 03-repair-dry-run-json "venvsel repair .venv --find-links $LINKS --dry-run --json > $O/repair-dry-run.json; echo saved"
+  touch "$O/.look"
+}
+
+warm() {
+  # Warm pick/activate against import click, interleaved (main, this branch, issue-16).
+  [ -f "$O/.warm" ] && return 0
+  log "warm path"
+  local impls="main 18"; [ -x "$W/bin/venvsel-16" ] && impls="main 18 16"
+  local args=(--runs 15 --base click --cmd "click=$PY -c 'import click'" --cmd "pass=$PY -S -c pass")
+  for i in $impls; do
+    local exe=venvsel; [ "$i" = 18 ] || exe=venvsel-$i
+    ( cd "$P" && VENVSEL_CACHE_DIR=$W/cache-$i "$exe" scan > /dev/null 2>&1 )
+    args+=(--cmd "pick-$i=env VENVSEL_CACHE_DIR=$W/cache-$i $W/bin/$exe pick --need cuda")
+    args+=(--cmd "activate-$i=env VENVSEL_CACHE_DIR=$W/cache-$i $W/bin/$exe activate --need cuda")
+    ( cd "$P" && VENVSEL_CACHE_DIR=$W/cache-$i "$PY" -X importtime "$W/bin/$exe" pick --need cuda ) \
+      > "$O/importtime-pick-$i.out" 2> "$O/importtime-pick-$i.txt"
+  done
+  ( cd "$P" && "$PY" -X importtime -c 'import click' 2> "$O/importtime-click.txt" )
+  ( cd "$P" && "$PY" "$G/warm_path_gpu.py" "${args[@]}" --json "$O/warm.json" ) > "$O/warm.txt" 2>&1
+  cat "$O/warm.txt" | tee -a "$O/timeline.txt"
+  touch "$O/.warm"
+}
+
+# Interrupt the repair once nvcc runs. $1: TERM or KILL.
+interrupt() {
+  local sig=$1 name=interrupt-$1
+  [ -f "$O/.$name" ] && return 0
+  local f="$O/$name.txt"
+  log "interrupt with SIG$sig"
+  th "$P/.venv" > "$O/hash-$sig-before.txt"
+  echo "\$ venvsel repair .venv --find-links $LINKS --yes    # SIG$sig once nvcc runs" > "$f"
+  ( cd "$P" && exec venvsel repair .venv --find-links "$LINKS" --yes ) >> "$f" 2>&1 &
+  local pid=$! waited=0
+  # nvcc compiling ggml-cuda sources (not the compiler check of cmake's configure step)
+  while ! pgrep -f 'nvcc .*ggml-cuda/.*\.cu' > /dev/null && [ $waited -lt 400 ]; do
+    sleep 0.5; waited=$((waited + 1))
+    kill -0 $pid 2>/dev/null || break
+  done
+  sleep 4  # well inside the compile
+  { echo "--- processes when SIG$sig was sent ($(date -u +%T)):";
+    ps -eo pid,pgid,etimes,args --sort=pid | grep -E '[n]vcc|[c]icc|[p]txas|[n]inja|[c]make|pip install' | cut -c1-200 | head -25; } > "$O/$name-ps.txt"
+  echo "--- SIG$sig to venvsel (pid $pid) at $(date -u +%T)" >> "$f"
+  kill -"$sig" $pid
+  wait $pid; echo "[venvsel exit $?]" >> "$f"
+  if [ "$sig" = KILL ]; then
+    sleep 2
+    { echo "--- still running after SIGKILL ($(date -u +%T)):";
+      ps -eo pid,pgid,etimes,args --sort=pid | grep -E '[n]vcc|[c]icc|[p]txas|[n]inja|[c]make|pip install' | cut -c1-200 | head -25;
+      echo "--- next to the env:"; ls -a "$P"; } >> "$O/$name-ps.txt"
+    cmd "$name-recover" "venvsel repair --recover"
+  fi
+  sleep 1
+  { echo "--- nvcc/cicc/ptxas left afterwards: $(pgrep -c -x nvcc; pgrep -c cicc; pgrep -c ptxas | tr '\n' ' ')";
+    echo "--- next to the env:"; ls -a "$P"; } >> "$O/$name-ps.txt"
+  th "$P/.venv" > "$O/hash-$sig-after.txt"
+  log "  hashes: $(cut -c1-16 "$O/hash-$sig-before.txt") -> $(cut -c1-16 "$O/hash-$sig-after.txt")"
+  touch "$O/.$name"
+}
+
+repair_start() {
+  [ -f "$O/.repair-started" ] && return 0
+  log "repair (background, setsid)"
+  th "$P/.venv" > "$O/hash-repair-before.txt"
+  echo "\$ venvsel repair .venv --find-links $LINKS --yes" > "$O/10-repair.txt"
+  setsid nohup bash -c "cd '$P' && t0=\$(date +%s%N); venvsel repair .venv --find-links '$LINKS' --yes >> '$O/10-repair.txt' 2>&1; rc=\$?; echo \"[exit \$rc, \$(( (\$(date +%s%N) - t0) / 1000000 )) ms]\" >> '$O/10-repair.txt'; touch '$O/.repair-done'" > /dev/null 2>&1 &
+  touch "$O/.repair-started"
+}
+
+repair_wait() {  # $1: give up after this many seconds of this call
+  local limit=${1:-500}
+  while [ ! -f "$O/.repair-done" ] && [ $(( $(date +%s) - T0 )) -lt "$limit" ]; do sleep 5; done
+  if [ -f "$O/.repair-done" ]; then log "repair finished: $(tail -1 "$O/10-repair.txt")"
+  else log "repair still running"; tail -3 "$O/10-repair.txt"; fi
+}
+
+after() {
+  [ -f "$O/.repair-done" ] || return 0
+  [ -f "$O/.after" ] && return 0
+  th "$P/.venv" > "$O/hash-repair-after.txt"
+  cmd 11-check "ls .venv/lib/python3*/site-packages/llama_cpp/lib; .venv/bin/python -c 'import llama_cpp, torch; print(llama_cpp.__version__, llama_cpp.llama_supports_gpu_offload()); print(llama_cpp.llama_print_system_info().decode()); print(torch.__version__, torch.cuda.is_available())'"
+  cmd 12-bench-gpu "venvsel bench --env .venv --gpu --synthetic 3b --json $O/bench-gpu.json --markdown $O/bench-gpu.md"
+  cmd 13-scan "venvsel scan"
+  touch "$O/.after"
+}
+
+lbsetup() {
+  # llama-bench built here from the same vendored llama.cpp (CPU ggml only), run with the
+  # repaired env's llama_cpp/lib first on LD_LIBRARY_PATH: the same libraries as venvsel bench.
+  [ -x "$W/lb/llama-bench" ] && return 0
+  mkdir -p "$W/lb"
+  cp -a "$G"/lb/* "$W/lb/"
+  local lib; lib=$(echo "$P"/.venv/lib/python3*/site-packages/llama_cpp/lib)
+  { echo "== ldd"; LD_LIBRARY_PATH="$lib:$W/lb" ldd "$W/lb/llama-bench";
+    echo "== --list-devices"; LD_LIBRARY_PATH="$lib:$W/lb" "$W/lb/llama-bench" --list-devices; } > "$O/llama-bench-ldd.txt" 2>&1
+  tail -3 "$O/llama-bench-ldd.txt"
+}
+
+fidelity() {
+  [ -f "$O/.fidelity" ] && return 0
+  [ -f "$O/.after" ] || { log "fidelity: no repaired env yet"; return 0; }
+  lbsetup
+  local q4 q8
+  q4=$(ls "$W"/cache/models/synthetic-3b-q4_0-*.gguf | head -1)
+  q8=$(ls "$W"/cache/models/synthetic-3b-q8_0-*.gguf | head -1)
+  log "fidelity (minimal, fa 0): $q4 $q8"
+  ( cd "$P" && "$PY" "$G/gpu_llama_bench_min.py" --venvsel venvsel --env "$P/.venv" \
+      --llama-bench "$W/lb/llama-bench" --lb-lib "$W/lb" --model "q4_0=$q4" --model "q8_0=$q8" \
+      --devices "${FID_DEVICES:-gpu,cpu}" --rounds-gpu "${FID_ROUNDS_GPU:-3}" --rounds-cpu "${FID_ROUNDS_CPU:-2}" \
+      --json "$O/fidelity-min.json" --markdown "$O/fidelity-min.md" ) > "$O/fidelity-min.txt" 2>&1
+  tail -8 "$O/fidelity-min.txt"
+  touch "$O/.fidelity"
+}
+
+savelib() {
+  # The repaired env's CUDA llama_cpp, in pieces small enough to come back, for a later call.
+  local site; site=$(echo "$P"/.venv/lib/python3*/site-packages)
+  tar cf - -C "$site" llama_cpp llama_cpp_python-$LLAMA_VERSION.dist-info | xz -T0 -6 | split -b 15m - "$OUT/cudalib.tar.xz."
+  ls -la "$OUT"
+}
+
+pack() {
+  cp -r "$W/log" "$O/logs" 2>/dev/null
+  tar czf "$OUT/out18.tar.gz" -C "$W" out
+  ls -la "$OUT"
+}
+
+for p in "$@"; do
+  case $p in
+    wait=*) repair_wait "${p#wait=}" ;;
+    sigterm) interrupt TERM ;;
+    sigkill) interrupt KILL ;;
+    *) "$p" ;;
+  esac
+done
+log "phases done: $*"
