@@ -82,7 +82,7 @@ envs() {
   # The seed's .venv as it was: llama-cpp-python CPU-only (the wheel built from the same
   # sdist, no CUDA), its diskcache dependency, and the machine's CUDA torch visible through a
   # .pth file (the image's python is itself a venv: --system-site-packages would not show it).
-  [ -f "$P/.done" ] && return 0
+  [ -f "$W/.envs-done" ] && return 0
   log "envs"
   rm -rf "$P"; mkdir -p "$P"
   "$PY" -m venv --without-pip "$P/.venv"
@@ -94,7 +94,7 @@ envs() {
   "$P/.venv/bin/python" -c 'import llama_cpp, torch; print("llama_cpp", llama_cpp.__version__, "offload", llama_cpp.llama_supports_gpu_offload(), "| torch", torch.__version__, torch.cuda.is_available())' > "$O/seed-venv.txt" 2>&1
   ls "$site/llama_cpp/lib" >> "$O/seed-venv.txt"
   th "$P/.venv" > "$O/hash-0-seed.txt"
-  touch "$P/.done"
+  touch "$W/.envs-done"
 }
 
 look() {

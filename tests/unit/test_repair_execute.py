@@ -36,3 +36,25 @@ def test_failure_before_the_first_step_leaves_the_env_alone(bare_env: Path,
     assert tree_hash(env_dir) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [".venv"]
     assert pending(str(env_dir)) == []  # nothing for a later run to "recover"
+
+
+def test_verification_fails_when_a_torch_left_alone_is_gone(bare_env: Path) -> None:
+    """A plan that leaves torch alone still checks it afterwards: here the env (a real one,
+    probed for real) has no torch although the plan recorded torch 2.11.0+cu130 as kept."""
+    from venvsel.repair.execute import verify
+    from venvsel.repair.plan import Expect
+
+    env = env_from_path(str(bare_env))
+    backend = choose_backend(Machine(os="Linux"), "cpu", find_links="/opt/wheels")
+    d = diagnose(env, inspect_env(env), None, Machine(os="Linux"), backend)
+    plan = make_plan(RepairRequest(env=str(bare_env)), d, backend)
+    kept = Expect(torch_cuda="13.0", kernel=False, torch_kept="2.11.0+cu130")
+    ok, text, probe, _ = verify(dataclasses.replace(plan, torch=None, expect=kept), 120)
+    assert probe is not None and probe.ok and probe.torch_version is None
+    assert not ok
+    assert text.startswith("torch was 2.11.0+cu130 and was to be left alone, but is now missing")
+    # the same plan without the kept torch passes: the check above is what failed
+    ok, _, _, _ = verify(dataclasses.replace(plan, torch=None,
+                                             expect=dataclasses.replace(kept, torch_kept=None)),
+                         120)
+    assert ok

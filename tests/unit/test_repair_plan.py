@@ -292,4 +292,8 @@ def test_working_cuda_torch_is_left_alone_and_only_llama_is_rebuilt(bare_env: Pa
                               "llama-cpp-python==0.3.36")
     assert dict(step.env)["CMAKE_ARGS"] == "-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=90"
     assert plan.expect.llama == "gpu"
-    assert "--no-binary llama-cpp-python --find-links" in plan.render()
+    assert plan.expect.torch_kept == "2.11.0+cu130" and plan.expect.kernel_kept
+    text = plan.render()
+    assert "--no-binary llama-cpp-python --find-links" in text
+    assert ("Success means: torch 2.11.0+cu130 is still there and still runs a CUDA kernel; "
+            "llama_supports_gpu_offload() is True.") in text

@@ -238,6 +238,14 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
                                    f"{probe.kernel_error or 'unknown error'}"), probe, notes
         if ex.torch_version and public(v) != ex.torch_version:
             return False, f"torch {v} is installed, not {ex.torch_version} as planned", probe, notes
+    if ex.torch_kept:
+        # torch was left alone: the repair must not have changed or broken it
+        if v != ex.torch_kept:
+            return False, (f"torch was {ex.torch_kept} and was to be left alone, but is now "
+                           f"{v or 'missing'} ({probe.torch_error or 'changed'})"), probe, notes
+        if ex.kernel_kept and not probe.kernel_ok:
+            return False, (f"torch {v} ran a CUDA kernel before the repair and no longer does: "
+                           f"{probe.kernel_error or 'unknown error'}"), probe, notes
     if ex.llama == "gpu" and not probe.llama_gpu_offload:
         why = probe.llama_error or "llama_supports_gpu_offload() is False"
         return False, f"llama-cpp-python is still not a GPU build ({why})", probe, notes

@@ -101,9 +101,16 @@ class Expect:
     # libggml-cuda (no GPU here, so offload cannot be confirmed); "import"; "": not checked
     llama: str = ""
     packages: tuple[tuple[str, str], ...] = ()  # the user's other packages (rebuild)
+    # torch left alone (it already meets the backend): it must still be this version, and
+    # still run a kernel when it did before
+    torch_kept: str | None = None
+    kernel_kept: bool = False
 
     def describe(self) -> str:
-        if self.torch_cuda is None:
+        if self.torch_kept:
+            what = f"torch {self.torch_kept} is still there" + (
+                " and still runs a CUDA kernel" if self.kernel_kept else "")
+        elif self.torch_cuda is None:
             what = "torch imports and is a CPU build"
         elif self.kernel:
             what = f"torch is a CUDA {self.torch_cuda} build and a CUDA kernel runs on the GPU"
@@ -608,9 +615,9 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
                       state="verifying"))
     from ..probe import CHILD
 
+    probe_argv = [target_python, "-B", "-E", "-s", str(CHILD)]
     steps.append(Step("verify", "Verify with a live probe of the env's own python",
-                      action=f"(venvsel) {shlex.join([target_python, '-E', '-s', str(CHILD)])}",
-                      state="verifying"))
+                      action=f"(venvsel) {shlex.join(probe_argv)}", state="verifying"))
 
     from ..machine import hides_all_gpus
 
@@ -619,6 +626,11 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         llama_check = "gpu" if gpu_here else "cuda-build"
     else:
         llama_check = "import" if llama_req and mode == "rebuild" else ""
+    probe = diag.probe if diag.probe is not None and diag.probe.ok else None
+    kept = None
+    if not torch_wanted:
+        kept = (probe.torch_version if probe is not None else None) or (
+            static.torch.version if static.torch else None)
     expect = Expect(
         torch_cuda=backend.cuda,
         kernel=backend.is_cuda and gpu_here,
@@ -626,6 +638,8 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         else torch_pins.torch_version.split("+")[0],
         llama=llama_check,
         packages=tuple(_name_version(p) for p in packages),
+        torch_kept=kept,
+        kernel_kept=bool(kept and probe is not None and probe.kernel_ok and gpu_here),
     )
     if not torch_wanted:
         notes.append("torch is left as it is.")
