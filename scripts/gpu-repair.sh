@@ -94,6 +94,7 @@ envs() {
   "$P/.venv/bin/python" -c 'import llama_cpp, torch; print("llama_cpp", llama_cpp.__version__, "offload", llama_cpp.llama_supports_gpu_offload(), "| torch", torch.__version__, torch.cuda.is_available())' > "$O/seed-venv.txt" 2>&1
   ls "$site/llama_cpp/lib" >> "$O/seed-venv.txt"
   th "$P/.venv" > "$O/hash-0-seed.txt"
+  cat "$O/seed-venv.txt" "$O/hash-0-seed.txt" | tee -a "$O/timeline.txt"
   touch "$W/.envs-done"
 }
 
@@ -137,10 +138,13 @@ interrupt() {
   ( cd "$P" && exec venvsel repair .venv --find-links "$LINKS" --yes ) >> "$f" 2>&1 &
   local pid=$! waited=0
   # nvcc compiling ggml-cuda sources (not the compiler check of cmake's configure step)
-  while ! pgrep -f 'nvcc .*ggml-cuda/.*\.cu' > /dev/null && [ $waited -lt 400 ]; do
-    sleep 0.5; waited=$((waited + 1))
+  local seen=no
+  while [ $waited -lt 400 ]; do
+    if pgrep -f 'nvcc .*ggml-cuda/[^ ]*\.cu' > /dev/null; then seen=yes; break; fi
     kill -0 $pid 2>/dev/null || break
+    sleep 0.5; waited=$((waited + 1))
   done
+  log "  nvcc compiling ggml-cuda sources: $seen (after $((waited / 2)) s)"
   sleep 4  # well inside the compile
   { echo "--- processes when SIG$sig was sent ($(date -u +%T)):";
     ps -eo pid,pgid,etimes,args --sort=pid | grep -E '[n]vcc|[c]icc|[p]txas|[n]inja|[c]make|pip install' | cut -c1-200 | head -25; } > "$O/$name-ps.txt"
