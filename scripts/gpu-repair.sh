@@ -24,6 +24,14 @@ mkdir -p "$W" "$O"
 export PIP_NO_INDEX=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1
 export PATH="/usr/local/cuda/bin:$W/bin:$PATH"
 export VENVSEL_CACHE_DIR="$W/cache" VENVSEL_LOG_DIR="$W/log"
+# The image's cmake and ninja are pip packages whose bin/ scripts are Python shims: inside
+# pip's isolated build env they cannot import their own module, so scikit-build-core finds no
+# usable cmake and asks the (offline) index for one. Put the real binaries first on PATH.
+for tool in cmake ninja; do
+  d=$("$PY" -c "import os, $tool; print(os.path.join(os.path.dirname($tool.__file__), 'data', 'bin'))" 2>/dev/null)
+  [ -n "$d" ] && [ -x "$d/$tool" ] && PATH="$d:$PATH"
+done
+export PATH
 P=$W/proj
 LINKS=$W/links
 T0=$(date +%s)
@@ -70,7 +78,7 @@ setup() {
     echo "== date"; date -u
     echo "== nvidia-smi"; nvidia-smi --query-gpu=index,name,driver_version,compute_cap,memory.total --format=csv,noheader
     echo "== nvcc"; nvcc --version | tail -2
-    echo "== cmake / ninja"; command -v cmake ninja; cmake --version | head -1; ninja --version
+    echo "== cmake / ninja (real binaries first on PATH)"; command -v cmake ninja; cmake --version | head -1; ninja --version
     echo "== python"; "$PY" -c 'import sys, torch; print(sys.version.split()[0], sys.executable); print(torch.__version__, torch.version.cuda)'
     echo "== nproc"; nproc
     echo "== find-links folder"; ls -la "$LINKS"
