@@ -4,9 +4,11 @@ repair id are killed; one repair per env at a time."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -228,3 +230,54 @@ def test_kill_stragglers_kills_only_the_repairs_children() -> None:
         for p in (mine, theirs):
             p.kill()
             p.wait()
+
+
+SPAWNER = """
+import os, subprocess, sys, time
+# like ninja: every command in a process group of its own, new ones all the time
+while True:
+    subprocess.Popen(["sleep", "60"], start_new_session=True)
+    time.sleep(0.002)
+"""
+
+
+def _carrying_id(repair_id: str) -> list[int]:
+    needle = f"{ID_VAR}={repair_id}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X"):
+                    out.append(int(entry))
+        except OSError:
+            continue
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="stragglers are found through /proc")
+def test_kill_stragglers_catches_children_started_during_the_kill() -> None:
+    """A parent that keeps starting children in their own process groups (ninja starting
+    nvcc) must leave nothing behind: children started between a scan and the parent's death
+    are caught by the next scan."""
+    env = dict(os.environ, **{ID_VAR: "r-test-spawner"})
+    spawner = subprocess.Popen([sys.executable, "-c", SPAWNER], env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while len(_carrying_id("r-test-spawner")) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(_carrying_id("r-test-spawner")) >= 20
+        assert kill_stragglers("r-test-spawner") >= 20
+        assert spawner.wait(timeout=5) != 0
+        time.sleep(0.2)
+        assert _carrying_id("r-test-spawner") == []
+    finally:
+        spawner.kill()
+        spawner.wait()
+        for pid in _carrying_id("r-test-spawner"):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

@@ -176,16 +176,9 @@ def _alive(pid: int) -> bool:
     return bool(rest) and rest[0] not in (b"Z", b"X")
 
 
-def kill_stragglers(repair_id: str, wait: float = 15.0) -> int:
-    """Kill the process groups of a repair's children that outlived it (a pip still writing
-    into the env after venvsel was SIGKILLed), found by ``VENVSEL_REPAIR_ID`` in their
-    environment. Linux only (/proc); elsewhere the children die with their parent's group.
-    """
-    if not repair_id or not os.path.isdir("/proc"):
-        return 0
-    needle = f"{ID_VAR}={repair_id}".encode()
-    me, my_group = os.getpid(), os.getpgrp()
-    victims: list[int] = []
+def _carrying(needle: bytes, me: int) -> list[int]:
+    """Live processes (not zombies) whose environment holds ``needle``."""
+    found: list[int] = []
     with contextlib.suppress(OSError):
         for entry in os.listdir("/proc"):
             if not entry.isdigit() or int(entry) == me:
@@ -195,21 +188,45 @@ def kill_stragglers(repair_id: str, wait: float = 15.0) -> int:
                     environ = f.read()
             except OSError:
                 continue
-            if needle in environ.split(b"\0"):
-                victims.append(int(entry))
-    for pid in victims:
-        try:
-            group = os.getpgid(pid)
-            if group != my_group:
-                os.killpg(group, signal.SIGKILL)
-            else:
-                os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+            if needle in environ.split(b"\0") and _alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+def kill_stragglers(repair_id: str, wait: float = 15.0) -> int:
+    """Kill the process groups of a repair's children that outlived it (a pip still writing
+    into the env after venvsel was SIGKILLed), found by ``VENVSEL_REPAIR_ID`` in their
+    environment. Linux only (/proc); elsewhere the children die with their parent's group.
+
+    The scan is repeated until nothing carrying the id is left: a build tool such as ninja
+    starts every compiler in a process group of its own, and can start new ones between a
+    scan and the kill of its own group (seen on the H200: nvcc processes outlived one pass).
+    Returns how many processes were killed.
+    """
+    if not repair_id or not os.path.isdir("/proc"):
+        return 0
+    needle = f"{ID_VAR}={repair_id}".encode()
+    me, my_group = os.getpid(), os.getpgrp()
+    killed: set[int] = set()
     deadline = time.monotonic() + wait
-    while any(_alive(p) for p in victims) and time.monotonic() < deadline:
+    while True:
+        victims = _carrying(needle, me)
+        if not victims:
+            break
+        for pid in victims:
+            try:
+                group = os.getpgid(pid)
+                if group != my_group:
+                    os.killpg(group, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        killed.update(victims)
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.05)
-    return len(victims)
+    return len(killed)
 
 
 # --------------------------------------------------------------------------- restore
