@@ -10,6 +10,12 @@
 #
 #     bash .gpu/gpu-repair.sh PHASE...
 #
+# As run for docs/gpu-validation.md (issue 18), chained so the machine stays warm:
+#     setup envs look sigterm sigkill repair_start wait=540 pack
+#     after warm; fidelity; savelib pack
+#     (fresh machine) setup envs sigkill repair_start wait=400 hashafter warm; fid17gpu; pack
+#     fid17cpu; pack
+#
 # Phases are idempotent (a finished phase is skipped), so a later call on the same machine
 # continues. Everything lands in $W/out; `pack` tars it into $OUT (one file comes back).
 set -uo pipefail
@@ -228,6 +234,39 @@ fidelity() {
   touch "$O/.fidelity"
 }
 
+hashafter() {
+  [ -f "$O/.repair-done" ] && th "$P/.venv" > "$O/hash-repair-after.txt"
+}
+
+lbdir() {
+  # llama-bench's own two libraries where its RUNPATH (the build dir it was linked in) says;
+  # libllama/libggml come from the env through LD_LIBRARY_PATH, which is searched first.
+  local rp; rp=$(readelf -d "$G/lb/llama-bench" 2>/dev/null | sed -n 's/.*runpath: \[\([^]:]*\).*/\1/p')
+  rp=${rp:-$W/lbbuild/bin}
+  mkdir -p "$rp"; cp -P "$G"/lb/* "$rp/"
+  echo "$(dirname "$rp")"
+}
+
+fid17() {  # the bench-parity issue's script (branch issue-17): $1 gpu|cpu
+  [ -f "$O/.fid17-$1" ] && return 0
+  [ -f "$O/.repair-done" ] || { log "fid17: no repaired env"; return 0; }
+  "$PY" -m pip install -q --no-index --no-deps "$G"/wheels/*.whl > /dev/null 2>&1  # for its venvsel runs
+  local build; build=$(lbdir)
+  log "fid17 $1 (build dir $build)"
+  if [ "$1" = gpu ]; then
+    ( cd "$P" && "$PY" "$G/code17/benchmarks/bench_vs_llama_bench.py" --env "$P/.venv" --gpu \
+        --synthetic 3b --quant q4_0,q8_0 --fa 0,1 --rounds "${R17:-3}" --reps 5 -t 16 \
+        --build-dir "$build" --same-libs --out "$O/fid17-gpu.json" ) > "$O/fid17-gpu.txt" 2>&1
+  else
+    ( cd "$P" && CUDA_VISIBLE_DEVICES= "$PY" "$G/code17/benchmarks/bench_vs_llama_bench.py" \
+        --env "$P/.venv" --synthetic 3b --quant "${Q17CPU:-q4_0}" --fa 0,1 --rounds "${R17CPU:-2}" \
+        --reps 3 -t 16 --build-dir "$build" --same-libs --out "$O/fid17-cpu.json" ) > "$O/fid17-cpu.txt" 2>&1
+  fi
+  echo "[exit $?]" >> "$O/fid17-$1.txt"
+  tail -14 "$O/fid17-$1.txt" | tee -a "$O/timeline.txt"
+  touch "$O/.fid17-$1"
+}
+
 savelib() {
   # The repaired env's CUDA llama_cpp, in pieces small enough to come back, for a later call.
   local site; site=$(echo "$P"/.venv/lib/python3*/site-packages)
@@ -246,6 +285,8 @@ for p in "$@"; do
     wait=*) repair_wait "${p#wait=}" ;;
     sigterm) interrupt TERM ;;
     sigkill) interrupt KILL ;;
+    fid17gpu) fid17 gpu ;;
+    fid17cpu) fid17 cpu ;;
     *) "$p" ;;
   esac
 done

@@ -9,7 +9,7 @@
 # .venv); LB_BUILD, a llama.cpp build dir holding llama-bench and its two own shared libraries
 # (cmake -DBUILD_SHARED_LIBS=ON -DGGML_CUDA=OFF ... --target llama-bench): at run time it
 # takes libllama/libggml from the repaired env; CODE16 optionally, a worktree whose committed
-# branch is measured too (the warm-path issue).
+# branch is measured too (the warm-path issue); CODE17 optionally, the bench-parity worktree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -32,6 +32,10 @@ rm -rf "$DEST/code18" "$DEST/codemain" "$DEST/code16"
 mkdir -p "$DEST/code18" "$DEST/codemain"
 cp -r venvsel "$DEST/code18/"
 git archive main venvsel | tar x -C "$DEST/codemain"
+if [ -n "${CODE17:-}" ]; then  # the bench-parity branch: its benchmarks/bench_vs_llama_bench.py
+  rm -rf "$DEST/code17"; mkdir -p "$DEST/code17"
+  git -C "$CODE17" archive HEAD venvsel benchmarks tests/__init__.py tests/envs.py | tar x -C "$DEST/code17"
+fi
 if [ -n "${CODE16:-}" ]; then
   mkdir -p "$DEST/code16"
   git -C "$CODE16" archive HEAD venvsel | tar x -C "$DEST/code16"
