@@ -196,7 +196,7 @@ class Prediction:
 
 # --------------------------------------------------------------------------- live probe
 
-ProbeStatus = Literal["ok", "broken", "timeout", "crashed", "unsupported", "error"]
+ProbeStatus = Literal["ok", "broken", "timeout", "crashed", "unsupported", "error", "untrusted"]
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,21 @@ class ProbeResult:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+# --------------------------------------------------------------------------- trust
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Whether venvsel may start anything of the env (the rule lives in venvsel/trust.py)."""
+
+    trusted: bool
+    reason: str  # "trusted", "trusted by `venvsel trust` (...)", "untrusted: owned by uid ..."
+    fix: str | None = None  # what would make it trusted, in words with the commands
+    command: str | None = None  # the exact `venvsel trust '<path>'` line, when untrusted
+    owner_uid: int | None = None  # the env dir's owner
+    explicit: bool = False  # trusted only because `venvsel trust` said so
+
+
 # --------------------------------------------------------------------------- the full record
 
 
@@ -258,6 +273,11 @@ class EnvRecord:
     prediction: Prediction
     probe: ProbeResult | None = None  # None: not probed live (static scan)
     probe_cached: bool = False  # the probe came from the cache, not a fresh spawn
+    trust: Trust | None = None  # None: not judged (e.g. the interpreter running venvsel itself)
+
+    @property
+    def untrusted(self) -> bool:
+        return self.trust is not None and not self.trust.trusted
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> EnvRecord:
@@ -267,6 +287,7 @@ class EnvRecord:
             prediction=Prediction.from_json(d["prediction"]),
             probe=ProbeResult.from_json(d["probe"]) if d.get("probe") else None,
             probe_cached=bool(d.get("probe_cached", False)),
+            trust=Trust(**d["trust"]) if d.get("trust") else None,
         )
 
 
@@ -311,6 +332,7 @@ __all__ = [
     "ProbeResult",
     "StaticInfo",
     "TorchInfo",
+    "Trust",
     "Verdict",
     "to_json",
 ]

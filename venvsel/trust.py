@@ -1,0 +1,495 @@
+"""Trust: an env that was found is not an env that may be run.
+
+THE RULE (written here once; README "Trust" says the same in prose). Before venvsel starts
+any process of an env on its own — a live probe, the bench worker, ``venvsel run`` — and
+before it chooses an env for ``pick``/``activate``/``use``, the env must be *trusted*: each
+path below must be owned by an allowed owner and must not be writable by group or others.
+
+Allowed owners: the effective user, root, and — when running as root through sudo — the
+invoking user (``SUDO_UID``), as git's ``safe.directory`` check does.
+
+Checked paths, all of them the env's own:
+
+1. the env dir;
+2. the dirs inside the env on the way to the interpreter and to site-packages (``bin/``,
+   ``lib/``, ``lib/pythonX.Y/``);
+3. the interpreter: every symlink on its way (a link's owner counts; its own mode means
+   nothing) and the file it finally names;
+4. each of the env's site-packages dirs;
+5. every file Python runs from them at start-up: ``*.pth`` (their ``import`` lines run),
+   ``sitecustomize.py`` and ``usercustomize.py`` (or such a package and its
+   ``__init__.py``), links followed as in 3.
+
+"Writable by group" has one exception, the one Debian's OpenSSH makes for StrictModes: a
+group whose only member is the path's owner (a user-private group, which umask 002 on
+Debian/Ubuntu gives every file a user makes) cannot let anyone else write.
+
+How: ``os.lstat``/``os.stat`` and one directory listing per site-packages — no process is
+started and no file is read. Paths above the env dir (``/tmp``, ``$HOME``) are not checked:
+they are where envs live, not part of one.
+
+An env the rule rejects is still discovered and inspected from its files (reading is
+safe); it is shown with the reason, never probed, never chosen. ``venvsel trust PATH``
+makes an exception: it records the env's owner and a fingerprint of every checked path's
+stats (uid, gid, mode, device, inode); the exception lapses as soon as any of them changes
+(a new ``.pth`` file, a chown, a chmod), as ``direnv allow`` lapses when ``.envrc`` changes.
+
+venvsel's own state dirs (cache, config, log) obey the same owner/mode rule, or are not read:
+see :func:`state_dir_ok`.
+
+On Windows there are no POSIX owners and modes; every env passes the rule there.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .model import Env, Trust
+
+STORE_FILE = "trusted.json"
+STORE_SCHEMA = 1
+START_UP_FILES = ("sitecustomize.py", "usercustomize.py")
+START_UP_PACKAGES = ("sitecustomize", "usercustomize")
+_MAX_HOPS = 40  # symlinks followed before calling it a loop
+
+_POSIX = hasattr(os, "geteuid")
+
+
+# --------------------------------------------------------------------------- owners and modes
+
+
+def allowed_owners() -> frozenset[int]:
+    """The uids that may own an env's paths: euid, root, and SUDO_UID under sudo."""
+    if not _POSIX:
+        return frozenset()
+    euid = os.geteuid()
+    owners = {euid, 0}
+    if euid == 0:
+        sudo = os.environ.get("SUDO_UID", "").strip()
+        if sudo.isdigit():
+            owners.add(int(sudo))
+    return frozenset(owners)
+
+
+@cache
+def user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return "no such user"
+
+
+@cache
+def _group_name(gid: int) -> str:
+    try:
+        import grp
+
+        return grp.getgrgid(gid).gr_name
+    except (ImportError, KeyError):
+        return str(gid)
+
+
+@cache
+def private_group(gid: int, owner: int) -> bool:
+    """Whether ``owner`` is the only member of group ``gid`` (primary or supplementary)."""
+    try:
+        import grp
+        import pwd
+
+        group = grp.getgrgid(gid)
+        name = pwd.getpwuid(owner).pw_name
+    except (ImportError, KeyError):
+        return False
+    if any(m != name for m in group.gr_mem):
+        return False
+    primary = [p.pw_uid for p in pwd.getpwall() if p.pw_gid == gid]
+    if any(uid != owner for uid in primary):
+        return False
+    return bool(primary or group.gr_mem)
+
+
+def owner_words(uid: int) -> str:
+    return f"uid {uid} ({user_name(uid)})"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a path breaks the rule: the words, the path, and the owner when that is it."""
+
+    text: str  # "owned by uid 65534 (nobody)", "site-packages is group-writable (group users)"
+    path: str
+    owner_uid: int | None = None  # set when the owner is the problem
+
+
+def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], *,
+             link: bool, whole: str = "the env dir") -> Problem | None:
+    """What is wrong with one checked path, or None. An empty ``label`` is the whole thing
+    (the env dir): "owned by uid 65534 (nobody)", "the env dir is writable by others"."""
+    if st.st_uid not in owners:
+        subject = f"{label} is " if label else ""
+        return Problem(f"{subject}owned by {owner_words(st.st_uid)}", path, st.st_uid)
+    if link:
+        return None  # a symlink's own mode means nothing; its target is checked next
+    subject = f"{label or whole} is "
+    if st.st_mode & stat.S_IWOTH:
+        return Problem(f"{subject}writable by others", path)
+    if st.st_mode & stat.S_IWGRP and not private_group(st.st_gid, st.st_uid):
+        return Problem(f"{subject}group-writable (group {_group_name(st.st_gid)})", path)
+    return None
+
+
+# --------------------------------------------------------------------------- the checked paths
+
+
+@dataclass(frozen=True)
+class _Checked:
+    label: str  # how the reason names it: "", "bin/python", "site-packages/x.pth", an abs path
+    path: str
+    st: os.stat_result | None  # None: it could not be stat'ed (error says why)
+    link: bool = False
+    error: str | None = None
+
+
+def _lstat(label: str, path: str) -> _Checked | None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return _Checked(label, path, None, error=f"cannot check {label or path}: "
+                        f"{exc.strerror or exc}")
+    return _Checked(label, path, st, link=stat.S_ISLNK(st.st_mode))
+
+
+def _chain(label: str, path: str, env_path: str) -> Iterator[_Checked]:
+    """``path`` and, when it is a symlink, every hop to the file it finally names."""
+    cur, name = path, label
+    for _ in range(_MAX_HOPS):
+        item = _lstat(name, cur)
+        if item is None:
+            return
+        yield item
+        if not item.link:
+            return
+        try:
+            target = os.readlink(cur)
+        except OSError:
+            return
+        cur = os.path.normpath(os.path.join(os.path.dirname(cur), target))
+        name = _label_for(cur, env_path)
+    yield _Checked(label, path, None, error=f"{label} is a symlink loop")
+
+
+def _label_for(path: str, env_path: str, site_packages: tuple[str, ...] = ()) -> str:
+    if len(site_packages) == 1:
+        sp = site_packages[0]
+        if path == sp:
+            return "site-packages"
+        if path.startswith(sp + os.sep):
+            return "site-packages" + path[len(sp):]
+    if path == env_path:
+        return ""
+    if path.startswith(env_path + os.sep):
+        return path[len(env_path) + 1:]
+    return f"the interpreter's target {path}"
+
+
+def _dirs_between(env_path: str, path: str) -> list[str]:
+    """The dirs strictly between ``env_path`` and ``path`` (bin/, lib/, lib/python3.11/)."""
+    if not path.startswith(env_path + os.sep):
+        return []
+    parts = path[len(env_path) + 1:].split(os.sep)[:-1]
+    return [os.path.join(env_path, *parts[: i + 1]) for i in range(len(parts))]
+
+
+def checked_paths(env: Env) -> Iterator[_Checked]:
+    """Every path the rule looks at, in order (lazily: the first problem ends a check)."""
+    root = env.path
+    sps = env.site_packages
+    first = _lstat("", root)
+    if first is not None:
+        yield first
+    seen = {root}
+    targets = ([env.interpreter] if env.interpreter else []) + list(sps)
+    for target in targets:
+        for d in _dirs_between(root, target):
+            if d not in seen:
+                seen.add(d)
+                yield from _chain(_label_for(d, root, sps), d, root)
+    if env.interpreter:
+        yield from _chain(_label_for(env.interpreter, root, sps), env.interpreter, root)
+    for sp in sps:
+        yield from _chain(_label_for(sp, root, sps), sp, root)
+        try:
+            with os.scandir(sp) as it:
+                names = sorted(e.name for e in it if e.name.endswith(".pth")
+                               or e.name in START_UP_FILES or e.name in START_UP_PACKAGES)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(sp, name)
+            yield from _chain(_label_for(path, root, sps), path, root)
+            if name in START_UP_PACKAGES:
+                init = os.path.join(path, "__init__.py")
+                yield from _chain(_label_for(init, root, sps), init, root)
+
+
+def rule_problem(env: Env) -> Problem | None:
+    """The first way ``env`` breaks the rule; None when it passes."""
+    if not _POSIX:
+        return None
+    owners = allowed_owners()
+    for item in checked_paths(env):
+        if item.error is not None:
+            return Problem(item.error, item.path)
+        assert item.st is not None
+        problem = _problem(item.label, item.path, item.st, owners, link=item.link)
+        if problem is not None:
+            return problem
+    return None
+
+
+def fingerprint(env: Env) -> str:
+    """A digest of every checked path's uid, gid, mode, device and inode."""
+    import hashlib
+
+    parts = [f"env={env.path}"]
+    for item in checked_paths(env):
+        st = item.st
+        if st is None:
+            parts.append(f"{item.path}=?")
+            continue
+        parts.append(f"{item.path}={st.st_uid}:{st.st_gid}:{st.st_mode:o}:{st.st_dev}:{st.st_ino}")
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def env_owner(env: Env) -> int | None:
+    try:
+        return os.lstat(env.path).st_uid if _POSIX else None
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def shell_quote(value: str) -> str:
+    """One single-quoted POSIX shell word (the rule of shells.posix.quote)."""
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def trust_command(env: Env) -> str:
+    return f"venvsel trust {shell_quote(env.path)}"
+
+
+def check(env: Env) -> Trust:
+    """The env's trust verdict: the rule, then an explicit ``venvsel trust`` that still holds."""
+    owner = env_owner(env)
+    problem = rule_problem(env)
+    if problem is None:
+        return Trust(True, "trusted", owner_uid=owner)
+    record = _store_lookup(env.path)
+    if record is not None and record.get("fingerprint") == fingerprint(env):
+        return Trust(True, f"trusted by `venvsel trust` ({problem.text})", owner_uid=owner,
+                     explicit=True)
+    command = trust_command(env)
+    lapsed = " (an earlier `venvsel trust` lapsed: ownership or modes changed)" if record else ""
+    if problem.owner_uid is not None:
+        fix = f"if you trust {owner_words(problem.owner_uid)}: {command}"
+    else:
+        fix = (f"chmod go-w {shell_quote(problem.path)}, or if you trust it as it is: "
+               f"{command}")
+    return Trust(False, f"untrusted: {problem.text}{lapsed}", fix, command, owner)
+
+
+class Untrusted(UsageError):
+    """An env named explicitly that may not be run (exit 2)."""
+
+
+def require_trusted(env: Env, verdict: Trust | None = None) -> Trust:
+    """The verdict when ``env`` is trusted; else Untrusted (exit 2) with the trust command."""
+    verdict = verdict or check(env)
+    if not verdict.trusted:
+        label = env.shown_path or env.path
+        raise Untrusted(
+            f"refusing to use {label}: {verdict.reason}. venvsel runs nothing of an env "
+            "that someone else could have changed.",
+            hint=f"Fix: {verdict.fix}" if verdict.fix else None,
+        )
+    return verdict
+
+
+# --------------------------------------------------------------------------- venvsel's own dirs
+
+_refused: dict[str, str | None] = {}
+
+
+def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why venvsel must not read its own state dir ``path``; None when it may (or is absent)."""
+    if not _POSIX:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    problem = _problem("", os.fspath(path), st, allowed_owners(), link=False, whole="it")
+    return problem.text if problem is not None else None
+
+
+def state_dir_ok(path: str | os.PathLike[str], what: str) -> bool:
+    """True when venvsel may read ``path``; else one warning per dir, naming it and why."""
+    key = os.fspath(path)
+    if key not in _refused:
+        problem = state_dir_problem(key)
+        _refused[key] = problem
+        if problem is not None:
+            from .render import warn
+
+            warn(f"not reading the {what} dir {key}: {problem}, so someone else could have "
+                 f"written it. Fix: chown it to yourself and chmod go-w it.")
+    return _refused[key] is None
+
+
+# --------------------------------------------------------------------------- explicit trust
+
+
+def store_path() -> Path:
+    from .paths import config_dir
+
+    return config_dir() / STORE_FILE
+
+
+_store_cache: dict[str, Any] | None = None
+
+
+def _load_store() -> dict[str, Any]:
+    global _store_cache
+    if _store_cache is not None:
+        return _store_cache
+    import json
+
+    data: dict[str, Any] = {}
+    file = store_path()
+    if state_dir_ok(file.parent, "config"):
+        try:
+            raw = json.loads(file.read_text(encoding="utf-8"))
+            if isinstance(raw, dict) and raw.get("schema") == STORE_SCHEMA and isinstance(
+                    raw.get("envs"), dict):
+                data = raw["envs"]
+        except (OSError, ValueError):
+            data = {}
+    _store_cache = data
+    return data
+
+
+def _store_lookup(path: str) -> dict[str, Any] | None:
+    entry = _load_store().get(path)
+    return entry if isinstance(entry, dict) else None
+
+
+def _save_store(envs: dict[str, Any]) -> None:
+    import json
+
+    from .fsutil import atomic_write_text
+
+    global _store_cache
+    file = store_path()
+    if not state_dir_ok(file.parent, "config"):
+        raise UsageError(f"cannot record trust: the config dir {file.parent} is not safe to use.")
+    atomic_write_text(file, json.dumps({"schema": STORE_SCHEMA, "envs": envs}, indent=1,
+                                       sort_keys=True))
+    _store_cache = envs
+
+
+@dataclass(frozen=True)
+class TrustRecord:
+    path: str
+    owner_uid: int | None
+    owner: str
+    trusted_at: float
+    state: str  # "holds" · "lapsed" (ownership or modes changed) · "gone" (no longer an env)
+    rule: str | None = None  # what the rule says of the env now (None: it passes)
+
+
+def _locked() -> Any:
+    from filelock import FileLock
+
+    file = store_path()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(file) + ".lock", timeout=10)
+
+
+def trust_env(env: Env) -> TrustRecord:
+    """Record an explicit trust for ``env`` as it is now."""
+    global _store_cache
+    owner = env_owner(env)
+    with _locked():
+        _store_cache = None
+        envs = dict(_load_store())
+        now = time.time()
+        envs[env.path] = {"owner_uid": owner, "fingerprint": fingerprint(env), "trusted_at": now}
+        _save_store(envs)
+    problem = rule_problem(env)
+    return TrustRecord(env.path, owner, owner_words(owner) if owner is not None else "?", now,
+                       "holds", problem.text if problem else None)
+
+
+def untrust(path: str) -> bool:
+    """Forget the explicit trust of the env at ``path`` (its real path); False if none."""
+    global _store_cache
+    real = os.path.realpath(os.path.expanduser(path))
+    with _locked():
+        _store_cache = None
+        envs = dict(_load_store())
+        if envs.pop(real, None) is None:
+            return False
+        _save_store(envs)
+    return True
+
+
+def trusted_list() -> list[TrustRecord]:
+    """Every recorded trust, and whether it still holds."""
+    from .discover import env_from_path
+
+    out = []
+    for path, rec in sorted(_load_store().items()):
+        if not isinstance(rec, dict):
+            continue
+        owner = rec.get("owner_uid")
+        try:
+            env = env_from_path(path)
+        except UsageError:
+            state, rule = "gone", None
+        else:
+            problem = rule_problem(env)
+            rule = problem.text if problem else None
+            state = "holds" if rec.get("fingerprint") == fingerprint(env) else "lapsed"
+        out.append(TrustRecord(path, owner, owner_words(owner) if isinstance(owner, int) else "?",
+                               float(rec.get("trusted_at") or 0), state, rule))
+    return out
+
+
+__all__ = [
+    "TrustRecord",
+    "Untrusted",
+    "allowed_owners",
+    "check",
+    "fingerprint",
+    "require_trusted",
+    "rule_problem",
+    "state_dir_ok",
+    "trust_command",
+    "trust_env",
+    "trusted_list",
+    "untrust",
+]
