@@ -138,6 +138,7 @@ class CacheEntry:
     static: StaticInfo
     probe: ProbeResult | None
     written: float  # time.time() when written
+    owner_uid: int | None = None  # the env dir's owner when written (trust: a chown is a miss)
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, **to_json(self)}
@@ -151,6 +152,7 @@ class CacheEntry:
             static=StaticInfo.from_json(d["static"]),
             probe=ProbeResult.from_json(d["probe"]) if d.get("probe") else None,
             written=float(d["written"]),
+            owner_uid=d["owner_uid"] if isinstance(d.get("owner_uid"), int) else None,
         )
 
 
@@ -318,7 +320,13 @@ class Cache:
 
     def _run(self, what: str, op: Any, *, create: bool, default: Any) -> Any:
         """Run ``op(conn)``; a damaged database is rebuilt and ``op`` tried once more; other
-        failures are one warning and ``default``."""
+        failures are one warning and ``default``. A cache dir that someone else owns or
+        group/others can write is neither read nor written (trust.py; one warning says why):
+        a poisoned cache must not steer ``pick``."""
+        from .trust import state_dir_ok
+
+        if not state_dir_ok(self._root, "cache"):
+            return default
         try:
             import sqlite3
         except ImportError:
@@ -379,8 +387,10 @@ class Cache:
 
         self._run("write", op, create=True, default=None)
 
-    def get(self, env: Env, *, env_fp: str, machine_fp: str) -> CacheEntry | None:
-        """The entry for ``env`` if it is still valid for these fingerprints, else None."""
+    def get(self, env: Env, *, env_fp: str, machine_fp: str,
+            owner_uid: int | None = None) -> CacheEntry | None:
+        """The entry for ``env`` if it is still valid for these fingerprints (and, when
+        ``owner_uid`` is given, was written while the env had that owner), else None."""
         entry: CacheEntry | None = self._run(
             "read", lambda conn: self._load(conn, env.path), create=False, default=None
         )
@@ -388,6 +398,8 @@ class Cache:
             return None
         if (entry.path != env.path or entry.env_fingerprint != env_fp
                 or entry.machine_fingerprint != machine_fp):
+            return None
+        if owner_uid is not None and entry.owner_uid != owner_uid:
             return None
         return entry
 

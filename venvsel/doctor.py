@@ -100,6 +100,10 @@ def _fixes(
         if r.env.broken:
             fixes.append(f"{label} is broken ({r.env.broken}): `venvsel repair {label} --rebuild`.")
             continue
+        if r.trust is not None and not r.trust.trusted:
+            fixes.append(f"{label} is {r.trust.reason}, so venvsel will not run or choose it. "
+                         f"Fix: {r.trust.fix}.")
+            continue
         torch, llama = r.static.torch, r.static.llama
         if torch and torch.build == "cpu" and machine.has_driver:
             fixes.append(

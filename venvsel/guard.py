@@ -54,6 +54,7 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
     from .errors import VenvselError
     from .machine import read_machine
     from .predict import predict
+    from .trust import check as trust_check
 
     machine = read_machine()
     candidates = []
@@ -64,8 +65,11 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
             env = env_from_path(entry.path)
         except VenvselError:  # no longer an env: just not a candidate
             continue
+        trust = trust_check(env)
+        if not trust.trusted or entry.owner_uid != trust.owner_uid:
+            continue  # never name an untrusted env, nor trust a probe from another owner
         prediction = predict(entry.static, machine, env_label=env.path)
-        record = EnvRecord(env, entry.static, prediction, entry.probe, True)
+        record = EnvRecord(env, entry.static, prediction, entry.probe, True, trust)
         if all(check(record, n, machine).outlook == YES for n in needs):
             candidates.append(record)
     from .projectenv import project_envs
@@ -135,7 +139,8 @@ def require(*needs: str, python: str | None = None) -> None:
         needs = tuple(recorded)
     parsed = parse_needs(needs, python)
     _, record = _record(sys.prefix)
-    record = replace(record, probe=_probe_in_process(parsed), probe_cached=False)
+    # This interpreter is already running: trust (about starting one) does not apply to it.
+    record = replace(record, probe=_probe_in_process(parsed), probe_cached=False, trust=None)
     argv0 = sys.argv[0] if sys.argv else ""
     result = evaluate_running(
         needs, python, record, argv0 if argv0 not in ("", "-c", "-m") else None

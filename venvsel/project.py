@@ -273,6 +273,12 @@ def recorded_choice(needs: Sequence[str], python_spec: str | None,
     except UsageError as e:
         warn(f"the project's env {path} is no longer usable ({e.message}){again}.")
         return None
+    from .trust import check as trust_check
+
+    trust = trust_check(env)
+    if not trust.trusted:
+        warn(f"the project's env {path} is {trust.reason}{again} (fix: {trust.fix}).")
+        return None
     reason = unmet_reason(env, needs, python_spec)
     if reason is not None:
         warn(f"{reason}{again}.")
@@ -385,8 +391,8 @@ def settings_text(kind: SettingsKind, old_text: str | None, settings: Settings |
 # --------------------------------------------------------------------------- status
 
 
-EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "not-recorded", "no-project",
-                   "tool", "no-env"]
+EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "untrusted", "not-recorded",
+                   "no-project", "tool", "no-env"]
 
 
 @dataclass(frozen=True)
@@ -409,7 +415,7 @@ class Status:
 
     @property
     def ok(self) -> bool:
-        return self.state not in ("missing", "broken", "no-env")
+        return self.state not in ("missing", "broken", "untrusted", "no-env")
 
     def short(self) -> str:
         """For a shell prompt: the env's name, marked when it is not as chosen; "" when none."""
@@ -501,6 +507,13 @@ def status(start: str | None = None) -> Status:
         return make("broken", f"{path} is broken: {env.broken}",
                     f"`venvsel activate` here will pick again for {wanted}; "
                     f"or `venvsel repair {path}`.")
+    from .trust import check as trust_check
+
+    trust = trust_check(env)
+    if not trust.trusted:
+        return make("untrusted", f"{path} is {trust.reason}",
+                    f"`venvsel activate` here will not use it and picks again for {wanted}; "
+                    f"fix: {trust.fix}.")
     from .cache import env_fingerprint
     from .use.journal import load_chosen
 

@@ -143,6 +143,9 @@ def run_command(
     if not argv:
         raise CommandNotFound("no command given",
                               hint="Usage: venvsel run --env ENV -- CMD [ARGS...]")
+    from .trust import require_trusted
+
+    require_trusted(env)  # the last gate before anything of the env starts
     environ = os.environ if environ is None else environ
     plan = build_plan(env, environ, os_name=os.name)
     child_env = apply_to_environ(plan, environ)

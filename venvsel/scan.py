@@ -44,17 +44,22 @@ class Scanner:
         self.realpath = RealPaths()
 
     def records(self, envs: Sequence[Env]) -> list[EnvRecord]:
-        """Static facts (from the cache when fresh) and the cached probe, if any, of every
-        env; what had to be inspected is written to the cache in one transaction."""
+        """Static facts (from the cache when fresh), the trust verdict (venvsel/trust.py) and
+        the cached probe, if any, of every env; what had to be inspected is written to the
+        cache in one transaction. A cached probe counts only while the env is trusted and has
+        the owner it had when the probe ran."""
         from .cache import CacheEntry, env_fingerprint
         from .predict import predict
+        from .trust import check as trust_check
 
         out, pending = [], []
         for env in envs:
+            trust = trust_check(env)
             env_fp = env_fingerprint(env, self.realpath)
             entry = (
                 None if self.refresh
-                else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp)
+                else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp,
+                                    owner_uid=trust.owner_uid)
             )
             if entry is not None:
                 static, probe = entry.static, entry.probe
@@ -62,15 +67,17 @@ class Scanner:
                 from .inspect import inspect_env
 
                 static, probe = inspect_env(env), None
-                pending.append(
-                    CacheEntry(env.path, env_fp, self.machine_fp, static, None, time.time())
-                )
+                pending.append(CacheEntry(env.path, env_fp, self.machine_fp, static, None,
+                                          time.time(), trust.owner_uid))
+            if not trust.trusted:
+                probe = None
             out.append(EnvRecord(
                 env=env,
                 static=static,
                 prediction=predict(static, self.machine, env_label=_label(env)),
                 probe=probe,
                 probe_cached=probe is not None,
+                trust=trust,
             ))
         self.cache.put_many(pending)
         return out
@@ -81,13 +88,14 @@ class Scanner:
 
     def store_probes(self, pairs: Sequence[tuple[EnvRecord, ProbeResult]]) -> list[EnvRecord]:
         """Remember fresh probe results, in one transaction; each fingerprint is taken again
-        after the spawn."""
+        after the spawn. An "untrusted" answer (the probe refused to start) is shown, never
+        remembered."""
         from .cache import CacheEntry, env_fingerprint
 
         entries = [
             CacheEntry(r.env.path, env_fingerprint(r.env), self.machine_fp, r.static, probe,
-                       time.time())
-            for r, probe in pairs
+                       time.time(), r.trust.owner_uid if r.trust is not None else None)
+            for r, probe in pairs if probe.status != "untrusted"
         ]
         self.cache.put_many(entries)
         return [replace(r, probe=probe, probe_cached=False) for r, probe in pairs]
@@ -104,12 +112,13 @@ class Scanner:
         timeout: float | None = None,
         on_done: Callable[[Env, ProbeResult], None] | None = None,
     ) -> list[EnvRecord]:
-        """Probe live every record without a cached probe (all of them with ``refresh``)."""
+        """Probe live every trusted record without a cached probe (all of them with
+        ``refresh``). Untrusted records are returned as they are: never probed."""
         from .config import load_config
         from .probe import probe_many
 
         config = load_config()
-        todo = [r for r in records if r.probe is None or self.refresh]
+        todo = [r for r in records if (r.probe is None or self.refresh) and not r.untrusted]
         if not todo:
             return list(records)
         results = probe_many(
@@ -144,7 +153,7 @@ def scan(
     records = scanner.records(envs)
     probed = 0
     if live:
-        todo = sum(1 for r in records if r.probe is None or refresh)
+        todo = sum(1 for r in records if (r.probe is None or refresh) and not r.untrusted)
         probed = todo
         if todo:
             from .render import Progress

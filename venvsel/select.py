@@ -96,6 +96,9 @@ def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
     label = env.shown_path or env.path
     if env.broken:
         return Verdict(NO, f"broken env: {env.broken}", _repair_fix(label))
+    if record.trust is not None and not record.trust.trusted:
+        # Never chosen, never probed (venvsel/trust.py): the reason and the way to trust it.
+        return Verdict(NO, record.trust.reason, record.trust.fix)
     live = probe is not None and probe.ok
     if probe is not None and not probe.ok and need.kind in LIVE_NEEDS:
         detail = f": {probe.detail}" if probe.detail else ""
@@ -395,8 +398,11 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
     """
     if env_arg:
         from .discover import env_from_path
+        from .trust import require_trusted
 
-        return env_from_path(env_arg)
+        env = env_from_path(env_arg)
+        require_trusted(env)  # named explicitly and untrusted: exit 2 with `venvsel trust ...`
+        return env
     roots = None
     if not needs and python_spec is None:
         from .project import find_project, recorded_choice

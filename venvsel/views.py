@@ -46,6 +46,8 @@ def _llama_cell(r: EnvRecord) -> str:
 
 
 def _live_cell(r: EnvRecord) -> str:
+    if r.untrusted:
+        return "untrusted"
     p = r.probe
     if p is None:
         return "not probed"
@@ -94,6 +96,10 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
         out.write(f"  {label}\n")
         if r.env.broken:
             out.write(f"    broken: {r.env.broken}\n")
+        if r.trust is not None and (r.untrusted or r.trust.explicit):
+            fix = f"  → fix: {r.trust.fix}" if r.trust.fix else ""
+            out.write(f"    trust:      {r.trust.reason}; never run, never chosen{fix}\n"
+                      if r.untrusted else f"    trust:      {r.trust.reason}\n")
         for what, verdict in (
             ("torch/CUDA", r.prediction.torch_cuda),
             ("llama GPU", r.prediction.llama_gpu),
@@ -118,6 +124,9 @@ def _env_block(label: str, checks: tuple[tuple[str, str, str], ...], r: EnvRecor
     extra = f"  torch {_torch_cell(r)}" if r.static.torch else "  no torch"
     extra += f", llama-cpp {_llama_cell(r)}" if r.static.llama else ""
     lines = [f"({r.env.kind}, python {r.static.python_version or '?'}){extra}{status}"]
+    if r.untrusted:
+        assert r.trust is not None
+        return [*lines, f"      ✗ {r.trust.reason}: never run, never chosen"]
     plain = r.static.torch is None and r.static.llama is None and not r.env.broken
     if plain or (r.probe is not None and not r.probe.ok):
         # Nothing GPU-related to judge (or nothing could be probed): one line, not four.

@@ -322,8 +322,22 @@ def plan_runs(req: BenchRequest, envs: Sequence[Env], models: Sequence[ModelRef]
 # --------------------------------------------------------------------------- one run
 
 
+_private_logs: Path | None = None
+
+
 def _log_file(index: int) -> Path:
+    """Where the worker's log goes (and is read back from): the log dir, unless that dir is
+    someone else's or writable by others (trust.py): then a private temporary dir."""
+    from ..trust import state_dir_ok
+
+    global _private_logs
     d = paths.log_dir() / "bench"
+    if not all(state_dir_ok(x, "log") for x in (paths.log_dir(), d)):
+        if _private_logs is None:
+            import tempfile
+
+            _private_logs = Path(tempfile.mkdtemp(prefix="venvsel-bench-logs-"))
+        d = _private_logs
     d.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return d / f"{stamp}-{os.getpid()}-{index}.log"
@@ -577,7 +591,10 @@ def bench(req: BenchRequest, *, progress: bool = True,
         params = replace(params, doc=str(Path(params.doc).expanduser().resolve()))
     check_params(params)
     envs = resolve_envs(req)
-    for env in envs:  # fail on a bare env before generating or loading anything
+    from ..trust import require_trusted
+
+    for env in envs:  # fail on an untrusted or bare env before generating or loading anything
+        require_trusted(env)
         static_llama(env)
     models = resolve_models(req, progress=progress)
     plans = plan_runs(req, envs, models)

@@ -96,7 +96,7 @@ def probe_env(env: Env, *, timeout: float = DEFAULT_TIMEOUT) -> ProbeResult:
     """Spawn the env's interpreter once and report what it really can do.
 
     Never raises for the env's behaviour: every outcome is a status (ok, unsupported,
-    timeout, crashed, broken, error) with a plain-words ``detail``.
+    timeout, crashed, broken, error, untrusted: not started) with a plain-words ``detail``.
     """
     return _probe(env, timeout=timeout, token=secrets.token_hex(8), cancel=None)
 
@@ -108,6 +108,14 @@ def _probe(
     reason = _broken(env)
     if reason is not None:
         return ProbeResult(status="broken", detail=reason, duration_s=time.monotonic() - start)
+    # The trust rule (venvsel/trust.py), checked here too so no caller can forget it: an
+    # untrusted env's interpreter, .pth files and sitecustomize never run.
+    from ..trust import check as trust_check
+
+    verdict = trust_check(env)
+    if not verdict.trusted:
+        return ProbeResult(status="untrusted", detail=verdict.reason,
+                           duration_s=time.monotonic() - start)
     assert env.interpreter is not None
     # A neutral cwd: the user's project may hold a torch/ folder or a stray sitecustomize.
     cwd = tempfile.mkdtemp(prefix="venvsel-probe-")

@@ -99,7 +99,10 @@ def _repair(
     from ..probe import probe_env
 
     assert req.env is not None
+    from ..trust import require_trusted
+
     env = env_from_path(req.env)
+    require_trusted(env)  # repair probes and runs pip in the env: never an untrusted one
     machine = read_machine()
     static = inspect_env(env)
     timeout = req.probe_timeout or load_config().probe_timeout

@@ -136,8 +136,11 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
     path: no interpreter, no cache, no packaging); anything else goes through selection."""
     if env_arg and not needs and python_spec is None:
         from ..discover import env_from_path
+        from ..trust import require_trusted
 
-        return env_from_path(env_arg)
+        env = env_from_path(env_arg)
+        require_trusted(env)  # a few stat calls; untrusted: exit 2 with `venvsel trust ...`
+        return env
     from ..select import resolve_env as select_env
 
     return select_env(env_arg, needs, python_spec)

@@ -128,7 +128,10 @@ def use_env(
     from ..discover import env_from_path
 
     if env_arg is not None:
+        from ..trust import require_trusted
+
         env = env_from_path(env_arg)
+        require_trusted(env)  # untrusted: exit 2 with the `venvsel trust ...` line
         require_satisfied(env, needs, python_spec, timeout=timeout)
         why = "given on the command line" + (
             f"; it satisfies {_wanted(needs, python_spec)}" if needs or python_spec else "")
