@@ -523,7 +523,7 @@ def status(short: bool, as_json: bool) -> None:
     """Which env this directory resolves to and why: the project's recorded needs and env,
     and whether that env is still valid (deleted? changed since it was chosen?). Reads files
     only, starts nothing: fast enough for a shell prompt. Exit 1 when the recorded env is
-    gone or broken. Also available as `venvsel which`.
+    gone, broken or untrusted. Also available as `venvsel which`.
 
     \b
     Examples:
@@ -703,6 +703,81 @@ def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as
 
         emit_json("run", result)
     return result.exit_code
+
+
+# ---- trust / untrust (trust helper) --------------------------------------------------------
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--list", "as_list", is_flag=True, help="List the envs trusted with this command.")
+@json_option
+def trust(paths: tuple[str, ...], as_list: bool, as_json: bool) -> None:
+    """Trust envs that fail venvsel's trust rule (someone else owns them, or group/others can
+    write them), so that venvsel may probe, choose and run them. The trust lapses as soon as
+    the owner or mode of any checked path changes (then run this again). See README "Trust".
+
+    
+    Examples:
+      venvsel trust /shared/envs/team-cuda
+      venvsel trust --list
+      venvsel untrust /shared/envs/team-cuda
+    """
+    from .errors import UsageError
+    from .trust import trust_env, trusted_list
+
+    if as_list:
+        if paths:
+            raise UsageError("--list takes no PATH.")
+        records = trusted_list()
+        if as_json:
+            from .render import emit_json
+
+            emit_json("trust", {"trusted": records})
+            return
+        if not records:
+            click.echo("No env is trusted explicitly (`venvsel trust PATH` adds one).")
+        for r in records:
+            words = {"holds": "holds", "lapsed": "LAPSED: ownership or modes changed since",
+                     "gone": "gone: no longer an env"}[r.state]
+            click.echo(f"{r.path}  owner {r.owner}  {words}")
+        return
+    if not paths:
+        raise UsageError("which env? e.g. `venvsel trust .venv`, or `venvsel trust --list`.")
+    from .discover import env_from_path
+
+    envs = [env_from_path(p) for p in paths]  # all of them valid before recording any
+    done = [trust_env(env) for env in envs]
+    if as_json:
+        from .render import emit_json
+
+        emit_json("trust", {"trusted": done})
+        return
+    for r in done:
+        why = f"it fails the rule: {r.rule}" if r.rule else "it passes the rule anyway"
+        click.echo(f"trusted {r.path} (owner {r.owner}; {why}). The trust lapses when the "
+                   "owner or mode of its checked files changes.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@json_option
+def untrust(paths: tuple[str, ...], as_json: bool) -> None:
+    """Forget `venvsel trust PATH`: venvsel's trust rule alone decides again.
+
+    
+    Examples:
+      venvsel untrust /shared/envs/team-cuda
+    """
+    from .trust import untrust as do_untrust
+
+    removed = {p: do_untrust(p) for p in paths}
+    if as_json:
+        from .render import emit_json
+
+        emit_json("untrust", {"removed": removed})
+        return
+    for p, was in removed.items():
+        click.echo(f"untrusted {p}" if was else f"{p} was not trusted explicitly; nothing to do")
 
 
 # ---- repair (repair helper) ----------------------------------------------------------------
