@@ -9,7 +9,8 @@
     jobs = 4        # probes in parallel (default: CPU count)
 
 ``~`` is expanded in roots; a relative root is relative to the config file's directory.
-A missing file is the default config; a malformed one is a usage error naming the file.
+A missing file is the default config; a malformed one is a usage error naming the file. A
+config dir that someone else owns or can write is not read (trust.py): the defaults apply.
 """
 
 from __future__ import annotations
@@ -49,8 +50,13 @@ def _bad(file: str, what: str) -> UsageError:
 
 
 def load_config() -> Config:
-    """Read the config file; the defaults when it does not exist."""
+    """Read the config file; the defaults when it does not exist, or when the config dir is
+    owned by someone else or writable by group/others (trust.py; one warning says so)."""
+    from .trust import state_dir_ok
+
     file = paths.config_file_str()
+    if not state_dir_ok(os.path.dirname(file), "config"):
+        return Config()
     try:
         with open(file, encoding="utf-8") as f:
             text = f.read()

@@ -581,6 +581,11 @@ def _cache_file() -> str:
 
 
 def _load_cached(key: str) -> Machine | None:
+    from . import paths
+    from .trust import state_dir_ok
+
+    if not state_dir_ok(paths.cache_dir(), "cache"):
+        return None  # someone else could have written it: observe again
     try:
         with open(_cache_file(), encoding="utf-8") as f:
             data = json.loads(f.read())

@@ -105,8 +105,21 @@ def model_key(shape: Shape, quant: str) -> str:
 
 
 def model_path(shape: Shape, quant: str) -> Path:
+    """Where the generated model is kept: the cache dir, unless that dir is someone else's
+    or writable by others (trust.py): then a private temporary dir, never the shared file."""
+    from ..trust import state_dir_ok
+
     name = f"synthetic-{shape.name}-{quant}-{model_key(shape, quant)}.gguf"
-    return paths.cache_dir() / "models" / name
+    base = paths.cache_dir()
+    if not all(state_dir_ok(d, "cache") for d in (base, base / "models")):
+        global _private_models
+        if _private_models is None:
+            _private_models = Path(tempfile.mkdtemp(prefix="venvsel-models-"))
+        return _private_models / name
+    return base / "models" / name
+
+
+_private_models: Path | None = None
 
 
 # --------------------------------------------------------------------------- tokenizer

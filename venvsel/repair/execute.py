@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 from .. import proc
@@ -329,8 +330,14 @@ def execute(
     """Run ``plan``. Returns the successful Outcome; raises OperationFailed after restoring."""
     from ..fsutil import atomic_write_text
     from ..paths import log_dir
+    from ..trust import state_dir_ok
 
-    log_path = str(log_dir() / f"repair-{plan.id}.log")
+    logs = log_dir()
+    if not state_dir_ok(logs, "log"):  # someone else's dir: a private one instead
+        import tempfile
+
+        logs = Path(tempfile.mkdtemp(prefix="venvsel-repair-log-"))
+    log_path = str(logs / f"repair-{plan.id}.log")
     log = Transcript(log_path)
     progress(f"Transcript: {log_path}")
     log.write(f"venvsel repair {plan.env_path}  ({_stamp()}, id {plan.id})")

@@ -105,8 +105,12 @@ class Journal:
 
 
 def _candidates(env_path: str | None) -> Iterator[Path]:
-    with contextlib.suppress(OSError):
-        yield from sorted(journal_dir().glob("*.json"))
+    from ..paths import cache_dir
+    from ..trust import state_dir_ok
+
+    if all(state_dir_ok(d, "cache") for d in (cache_dir(), journal_dir())):
+        with contextlib.suppress(OSError):
+            yield from sorted(journal_dir().glob("*.json"))
     if env_path:
         parent, name = os.path.split(env_path)
         with contextlib.suppress(OSError):
