@@ -11,22 +11,26 @@ invoking user (``SUDO_UID``), as git's ``safe.directory`` check does.
 Checked paths, all of them the env's own:
 
 1. the env dir;
-2. the dirs inside the env on the way to the interpreter and to site-packages (``bin/``,
-   ``lib/``, ``lib/pythonX.Y/``);
-3. the interpreter: every symlink on its way (a link's owner counts; its own mode means
+2. the interpreter: every symlink on its way (a link's owner counts; its own mode means
    nothing) and the file it finally names;
-4. each of the env's site-packages dirs;
-5. every file Python runs from them at start-up: ``*.pth`` (their ``import`` lines run),
+3. each of the env's site-packages dirs;
+4. every file Python runs from them at start-up: ``*.pth`` (their ``import`` lines run),
    ``sitecustomize.py`` and ``usercustomize.py`` (or such a package and its
-   ``__init__.py``), links followed as in 3.
+   ``__init__.py``), links followed as in 2.
 
 "Writable by group" has one exception, the one Debian's OpenSSH makes for StrictModes: a
 group whose only member is the path's owner (a user-private group, which umask 002 on
 Debian/Ubuntu gives every file a user makes) cannot let anyone else write.
 
-How: ``os.lstat``/``os.stat`` and one directory listing per site-packages — no process is
-started and no file is read. Paths above the env dir (``/tmp``, ``$HOME``) are not checked:
-they are where envs live, not part of one.
+How: ``os.lstat`` (plus ``os.readlink`` along links) and one directory listing per
+site-packages — no process is started and no file is read. Paths above the env dir
+(``/tmp``, ``$HOME``) are not checked: they are where envs live, not part of one.
+
+What it leaves out, on purpose (each check is a stat call on every env of every scan): the
+dirs between the env dir and the checked paths (``bin/``, ``lib/pythonX.Y/``; someone who
+owned one could swap a checked file between the check and the start, but only a trusted
+owner can have given it to them, since the env dir is not writable by others), and modules
+that a trusted ``.pth`` imports (they sit in a site-packages that only its owner can write).
 
 An env the rule rejects is still discovered and inspected from its files (reading is
 safe); it is shown with the reason, never probed, never chosen. ``venvsel trust PATH``
@@ -45,7 +49,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -151,112 +155,140 @@ def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], 
 # --------------------------------------------------------------------------- the checked paths
 
 
-@dataclass(frozen=True)
-class _Checked:
-    label: str  # how the reason names it: "", "bin/python", "site-packages/x.pth", an abs path
-    path: str
-    st: os.stat_result | None  # None: it could not be stat'ed (error says why)
-    link: bool = False
-    error: str | None = None
+# A visitor sees each checked path with its lstat result (None: it could not be stat'ed,
+# ``error`` says why) and returns True to stop the walk (the first problem ends a check).
+_Visit = Callable[[str, "os.stat_result | None", "str | None"], bool]
+
+# lstat/readlink answers for paths outside the env (the base interpreter that every venv
+# links to), kept for this process: a scan of 1,000 envs asks for the same file 1,000 times.
+_outside: dict[str, tuple[os.stat_result | None, str | None]] = {}
 
 
-def _lstat(label: str, path: str) -> _Checked | None:
+def _lstat(path: str, inside: bool) -> tuple[os.stat_result | None, str | None]:
+    """(stat, None), or (None, why) when it cannot be checked, or (None, None) if absent."""
+    if not inside and path in _outside:
+        return _outside[path]
     try:
-        st = os.lstat(path)
+        answer: tuple[os.stat_result | None, str | None] = (os.lstat(path), None)
     except FileNotFoundError:
-        return None
+        answer = (None, None)
     except OSError as exc:
-        return _Checked(label, path, None, error=f"cannot check {label or path}: "
-                        f"{exc.strerror or exc}")
-    return _Checked(label, path, st, link=stat.S_ISLNK(st.st_mode))
+        answer = (None, f"cannot check {path}: {exc.strerror or exc}")
+    if not inside:
+        _outside[path] = answer
+    return answer
 
 
-def _chain(label: str, path: str, env_path: str) -> Iterator[_Checked]:
-    """``path`` and, when it is a symlink, every hop to the file it finally names."""
-    cur, name = path, label
+def _readlink(path: str, inside: bool) -> str | None:
+    key = "->" + path
+    if not inside and key in _outside:
+        return _outside[key][1]
+    try:
+        target: str | None = os.readlink(path)
+    except OSError:
+        target = None
+    if not inside:
+        _outside[key] = (None, target)
+    return target
+
+
+def _chain(path: str, prefix: str, visit: _Visit) -> bool:
+    """Visit ``path`` and, when it is a symlink, every hop to the file it finally names."""
+    cur = path
     for _ in range(_MAX_HOPS):
-        item = _lstat(name, cur)
-        if item is None:
-            return
-        yield item
-        if not item.link:
-            return
-        try:
-            target = os.readlink(cur)
-        except OSError:
-            return
+        inside = cur.startswith(prefix)
+        st, error = _lstat(cur, inside)
+        if st is None:
+            return error is not None and visit(cur, None, error)
+        if visit(cur, st, None):
+            return True
+        if not stat.S_ISLNK(st.st_mode):
+            return False
+        target = _readlink(cur, inside)
+        if target is None:
+            return False
         cur = os.path.normpath(os.path.join(os.path.dirname(cur), target))
-        name = _label_for(cur, env_path)
-    yield _Checked(label, path, None, error=f"{label} is a symlink loop")
+    return visit(path, None, f"{path} is a symlink loop")
 
 
-def _label_for(path: str, env_path: str, site_packages: tuple[str, ...] = ()) -> str:
-    if len(site_packages) == 1:
-        sp = site_packages[0]
+def _walk(env: Env, visit: _Visit) -> bool:
+    """Every path the rule looks at, in order; True when ``visit`` stopped the walk."""
+    root = env.path
+    prefix = root + os.sep
+    st, error = _lstat(root, True)
+    if (st is not None or error is not None) and visit(root, st, error):
+        return True
+    interpreter = env.interpreter
+    if interpreter and _chain(interpreter, prefix, visit):
+        return True
+    for sp in env.site_packages:
+        if _chain(sp, prefix, visit):
+            return True
+        try:
+            with os.scandir(sp) as it:
+                names = [e.name for e in it if e.name.endswith(".pth")
+                         or e.name in START_UP_FILES or e.name in START_UP_PACKAGES]
+        except OSError:
+            continue
+        for name in sorted(names):
+            path = os.path.join(sp, name)
+            if _chain(path, prefix, visit):
+                return True
+            if name in START_UP_PACKAGES and _chain(os.path.join(path, "__init__.py"), prefix,
+                                                     visit):
+                return True
+    return False
+
+
+def _label_for(path: str, env: Env) -> str:
+    """How a reason names a path: "" (the env dir), "bin/python", "site-packages/x.pth"."""
+    sps = env.site_packages
+    if len(sps) == 1:
+        sp = sps[0]
         if path == sp:
             return "site-packages"
         if path.startswith(sp + os.sep):
             return "site-packages" + path[len(sp):]
-    if path == env_path:
+    if path == env.path:
         return ""
-    if path.startswith(env_path + os.sep):
-        return path[len(env_path) + 1:]
-    return f"the interpreter's target {path}"
-
-
-def _dirs_between(env_path: str, path: str) -> list[str]:
-    """The dirs strictly between ``env_path`` and ``path`` (bin/, lib/, lib/python3.11/)."""
-    if not path.startswith(env_path + os.sep):
-        return []
-    parts = path[len(env_path) + 1:].split(os.sep)[:-1]
-    return [os.path.join(env_path, *parts[: i + 1]) for i in range(len(parts))]
-
-
-def checked_paths(env: Env) -> Iterator[_Checked]:
-    """Every path the rule looks at, in order (lazily: the first problem ends a check)."""
-    root = env.path
-    sps = env.site_packages
-    first = _lstat("", root)
-    if first is not None:
-        yield first
-    seen = {root}
-    targets = ([env.interpreter] if env.interpreter else []) + list(sps)
-    for target in targets:
-        for d in _dirs_between(root, target):
-            if d not in seen:
-                seen.add(d)
-                yield from _chain(_label_for(d, root, sps), d, root)
-    if env.interpreter:
-        yield from _chain(_label_for(env.interpreter, root, sps), env.interpreter, root)
-    for sp in sps:
-        yield from _chain(_label_for(sp, root, sps), sp, root)
-        try:
-            with os.scandir(sp) as it:
-                names = sorted(e.name for e in it if e.name.endswith(".pth")
-                               or e.name in START_UP_FILES or e.name in START_UP_PACKAGES)
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.join(sp, name)
-            yield from _chain(_label_for(path, root, sps), path, root)
-            if name in START_UP_PACKAGES:
-                init = os.path.join(path, "__init__.py")
-                yield from _chain(_label_for(init, root, sps), init, root)
+    if path.startswith(env.path + os.sep):
+        return path[len(env.path) + 1:]
+    return f"{path} (a link's target)"
 
 
 def rule_problem(env: Env) -> Problem | None:
     """The first way ``env`` breaks the rule; None when it passes."""
+    return _judge(env)[0]
+
+
+def _judge(env: Env) -> tuple[Problem | None, int | None]:
+    """(the first problem or None, the env dir's owner) in one walk."""
     if not _POSIX:
-        return None
+        return None, None
     owners = allowed_owners()
-    for item in checked_paths(env):
-        if item.error is not None:
-            return Problem(item.error, item.path)
-        assert item.st is not None
-        problem = _problem(item.label, item.path, item.st, owners, link=item.link)
-        if problem is not None:
-            return problem
-    return None
+    found: list[Problem] = []
+    owner: list[int] = []
+
+    def visit(path: str, st: os.stat_result | None, error: str | None) -> bool:
+        if st is None:
+            found.append(Problem(error or f"cannot check {path}", path))
+            return True
+        if not owner:
+            owner.append(st.st_uid)  # the env dir comes first
+        mode = st.st_mode
+        if st.st_uid in owners and (
+            stat.S_ISLNK(mode) or not (mode & 0o002 or (
+                mode & 0o020 and not private_group(st.st_gid, st.st_uid)))):
+            return False  # the common case, decided without building any words
+        problem = _problem(_label_for(path, env), path, st, owners,
+                           link=stat.S_ISLNK(mode))
+        if problem is None:
+            return False
+        found.append(problem)
+        return True
+
+    _walk(env, visit)
+    return (found[0] if found else None), (owner[0] if owner else None)
 
 
 def fingerprint(env: Env) -> str:
@@ -264,12 +296,16 @@ def fingerprint(env: Env) -> str:
     import hashlib
 
     parts = [f"env={env.path}"]
-    for item in checked_paths(env):
-        st = item.st
+
+    def visit(path: str, st: os.stat_result | None, error: str | None) -> bool:
         if st is None:
-            parts.append(f"{item.path}=?")
-            continue
-        parts.append(f"{item.path}={st.st_uid}:{st.st_gid}:{st.st_mode:o}:{st.st_dev}:{st.st_ino}")
+            parts.append(f"{path}=?")
+        else:
+            parts.append(f"{path}={st.st_uid}:{st.st_gid}:{st.st_mode:o}:{st.st_dev}:"
+                         f"{st.st_ino}")
+        return False
+
+    _walk(env, visit)
     return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
@@ -294,8 +330,7 @@ def trust_command(env: Env) -> str:
 
 def check(env: Env) -> Trust:
     """The env's trust verdict: the rule, then an explicit ``venvsel trust`` that still holds."""
-    owner = env_owner(env)
-    problem = rule_problem(env)
+    problem, owner = _judge(env)
     if problem is None:
         return Trust(True, "trusted", owner_uid=owner)
     record = _store_lookup(env.path)
