@@ -148,6 +148,20 @@ def scale_rows(d: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def trust_rows(d: dict[str, Any]) -> list[Row]:
+    n = d["envs"]
+    rows = []
+    for key, what in (("inspect", f"discover + inspect of {n} envs, in one process"),
+                      ("scan_warm", f"static scan of {n} envs, warm cache, in one process"),
+                      ("cli_warm", f"`venvsel scan --static` of {n} envs, whole process")):
+        f = d[key]
+        rows.append((f"{what}: without → with the rule (min of {d['reps']})",
+                     f"{_ms(f['before_min_ms'])} → {_ms(f['after_min_ms'])} "
+                     f"({f['slower_min_pct']:+.1f} %; medians {f['slower_pct']:+.1f} %)",
+                     "<= +10 %", _ok(f["slower_min_pct"] <= 10)))
+    return rows
+
+
 SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] = {
     "static": (["static_scan.py"], static_rows, "Static scan (issue 2)"),
     "pick": (["pick_vs_seed.py", "--envs", "20", "--reps", "7", "--live-n", "2,4"], pick_rows,
@@ -161,6 +175,8 @@ SUITE: dict[str, tuple[list[str], Callable[[dict[str, Any]], list[Row]], str]] =
              "Warm path against the interpreter's floor (issue 16)"),
     "scale": (["scale.py", "--sizes", "100,1000,5000", "--reps", "5", "--venvsel", "{tool}"],
               scale_rows, "Scale: 100, 1,000 and 5,000 envs (issue 16)"),
+    "trust": (["trust_cost.py", "--reps", "15"], trust_rows,
+              "What the trust rule costs the static scan (issue 13)"),
 }
 
 

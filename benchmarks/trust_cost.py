@@ -1,0 +1,183 @@
+"""What the trust rule (venvsel/trust.py) costs the static scan of 1,000 envs.
+
+The farm: 1,000 envs as ``ROOT/pNNNN/.venv``, each a copy of a real virtualenv's skeleton
+(pyvenv.cfg, ``bin/python`` linked to the base interpreter, and its site-packages: the
+``*.pth`` files, modules and every ``*.dist-info`` dir copied, package dirs left empty,
+which is everything static inspection and the trust rule look at). Built once into the test
+env cache.
+
+Each figure is measured with the rule and with the rule replaced by a stub that trusts
+everything (what venvsel did before the rule), interleaved rep by rep so load from other
+work hits both sides alike. Both the medians and the minimums are kept: on a shared 2-core
+machine the minimum is the steadiest estimate of what the work itself costs.
+
+- inspect: discover + inspect_env of every env (benchmarks/static_scan.py's in-process
+  figure), against discover + trust.check + inspect_env;
+- scan_warm: venvsel.scan.scan(live=False) in one process with a warm cache (what
+  ``venvsel scan --static`` does after the first run);
+- cli_warm: the whole ``python -m venvsel scan --static --no-global ROOT`` process.
+
+    python benchmarks/trust_cost.py [--envs 1000] [--reps 7] > result.json
+
+Target (issue 13): the static scan of 1,000 envs at most 10 % slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from filelock import FileLock  # noqa: E402
+
+from tests import envs  # noqa: E402 - the test env builder is the one place that builds envs
+
+STUB = (
+    "import venvsel.trust as t\n"
+    "from venvsel.model import Trust\n"
+    "t.check = lambda env: Trust(True, 'trusted')\n"
+)
+CLI = "import sys\nfrom venvsel.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+
+
+def _skeleton(template: Path, dest: Path, base_python: str) -> None:
+    (dest / "bin").mkdir(parents=True)
+    os.symlink(base_python, dest / "bin" / "python")
+    shutil.copy2(template / "pyvenv.cfg", dest / "pyvenv.cfg")
+    for sp in template.glob("lib/python*/site-packages"):
+        out = dest / sp.relative_to(template)
+        out.mkdir(parents=True)
+        for entry in os.scandir(sp):
+            if entry.is_dir() and entry.name.endswith(".dist-info"):
+                shutil.copytree(entry.path, out / entry.name)
+            elif entry.is_dir():
+                (out / entry.name).mkdir()
+            else:
+                shutil.copy2(entry.path, out / entry.name)
+
+
+def farm(n: int) -> Path:
+    spec = envs.EnvSpec("trust-farm-template")
+    root = envs.CACHE_ROOT / f"trust-farm-{n}-{spec.key()}"
+    envs.CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock", timeout=3600):
+        if not (root / envs.MARKER).exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            template = envs.create_env(spec, root / "template")
+            base = os.path.realpath(template / "bin" / "python")
+            for i in range(n):
+                _skeleton(template, root / f"p{i:04d}" / ".venv", base)
+            shutil.rmtree(template)
+            (root / envs.MARKER).write_text("ok")
+    return root
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 1)
+
+
+def ab(reps: int, with_rule: Callable[[], object],
+       without: Callable[[], object]) -> dict[str, float]:
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(reps):
+        for fn, out in ((without, b), (with_rule, a)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    before, after = median_ms(b), median_ms(a)
+    lo_b, lo_a = round(min(b) * 1000, 1), round(min(a) * 1000, 1)
+    return {"before_ms": before, "after_ms": after,
+            "slower_pct": round((after / before - 1) * 100, 1),
+            "before_min_ms": lo_b, "after_min_ms": lo_a,
+            "slower_min_pct": round((lo_a / lo_b - 1) * 100, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--envs", type=int, default=1000)
+    ap.add_argument("--reps", type=int, default=7)
+    args = ap.parse_args()
+    root = farm(args.envs)
+    state = tempfile.mkdtemp(prefix="venvsel-trust-bench-")
+    os.environ["VENVSEL_CACHE_DIR"] = os.path.join(state, "cache")
+    os.environ["VENVSEL_CONFIG_DIR"] = os.path.join(state, "config")
+    os.environ["VENVSEL_LOG_DIR"] = os.path.join(state, "log")
+    load_before = os.getloadavg()[0]
+
+    import venvsel.trust as trust
+    from venvsel.discover import discover
+    from venvsel.inspect import inspect_env
+    from venvsel.model import Trust
+    from venvsel.scan import scan
+
+    real_check = trust.check
+
+    def stub(_env: object) -> Trust:
+        return Trust(True, "trusted")
+
+    def inspect_only() -> None:
+        for env in discover([str(root)], include_global=False):
+            inspect_env(env)
+
+    def inspect_and_rule() -> None:
+        for env in discover([str(root)], include_global=False):
+            assert real_check(env).trusted
+            inspect_env(env)
+
+    def scan_with(check: Callable[..., Trust]) -> Callable[[], object]:
+        def go() -> object:
+            trust.check = check
+            try:
+                return scan([str(root)], live=False, include_global=False)
+            finally:
+                trust.check = real_check
+        return go
+
+    found = len(discover([str(root)], include_global=False))
+    scan_with(real_check)()  # fills the cache: the scans below are warm
+    inspect = ab(args.reps, inspect_and_rule, inspect_only)
+    scan_warm = ab(args.reps, scan_with(real_check), scan_with(stub))
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(REPO)
+    argv = ["scan", "--static", "--no-global", str(root)]
+
+    def cli(prefix: str) -> Callable[[], object]:
+        return lambda: subprocess.run([sys.executable, "-c", prefix + CLI, *argv], env=env,
+                                      check=True, stdout=subprocess.DEVNULL)
+
+    cli(STUB)()  # byte-code and page cache warm
+    cli_warm = ab(args.reps, cli(""), cli(STUB))
+    shutil.rmtree(state, ignore_errors=True)
+    json.dump({
+        "benchmark": "trust_cost",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average_1m_before": round(load_before, 2),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
+        "envs": found,
+        "reps": args.reps,
+        "inspect": inspect,
+        "scan_warm": scan_warm,
+        "cli_warm": cli_warm,
+        "target_slower_pct": 10,
+    }, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
