@@ -28,7 +28,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,13 +91,15 @@ def _site_packages(env: Env) -> list[str]:
     return [p for p in found if os.path.isdir(p)]
 
 
-def env_fingerprint(env: Env, realpath: Any = os.path.realpath) -> str:
+def env_fingerprint(env: Env, realpath: Any = os.path.realpath,
+                    listings: Mapping[str, list[os.DirEntry[str]]] | None = None) -> str:
     """A cheap, stat-only digest that changes when anything a probe depends on changes.
 
     Interpreter (real path, mtime, size), pyvenv.cfg, conda-meta, every site-packages dir's
     mtime (pip install/uninstall changes it) and the torch*/llama_cpp*/nvidia* dist-info dirs
     (an in-place reinstall of the same names). No file contents read, nothing spawned.
-    ``realpath`` may be a memoised resolver (see :class:`venvsel.discover.RealPaths`).
+    ``realpath`` may be a memoised resolver (see :class:`venvsel.discover.RealPaths`);
+    ``listings``: site-packages listings already taken (fsutil.list_dirs), reused.
     """
     parts = [f"path={env.path}"]
     if env.interpreter:
@@ -112,12 +114,16 @@ def env_fingerprint(env: Env, realpath: Any = os.path.realpath) -> str:
     for sp in _site_packages(env):
         parts.append(_stat_part(f"sp:{sp}", sp))
         try:
-            with os.scandir(sp) as it:
-                watched = sorted(
-                    (e.name, e.stat(follow_symlinks=False).st_mtime_ns) for e in it
-                    if e.name.endswith((".dist-info", ".egg-info"))
-                    and e.name.lower().startswith(_WATCHED_PREFIXES)
-                )
+            if listings is not None and sp in listings:
+                entries: Iterable[os.DirEntry[str]] = listings[sp]
+            else:
+                with os.scandir(sp) as it:
+                    entries = list(it)
+            watched = sorted(
+                (e.name, e.stat(follow_symlinks=False).st_mtime_ns) for e in entries
+                if e.name.endswith((".dist-info", ".egg-info"))
+                and e.name.lower().startswith(_WATCHED_PREFIXES)
+            )
         except OSError:
             continue
         parts += [f"di:{name}={mtime}" for name, mtime in watched]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 CACHEDIR_TAG = (
@@ -61,6 +62,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def list_dirs(paths: Iterable[str]) -> dict[str, list[os.DirEntry[str]]]:
+    """One ``os.scandir`` per dir, for callers that each need the same listing (the trust
+    rule and the cache fingerprint both look through every site-packages); a dir that
+    cannot be listed is left out."""
+    out: dict[str, list[os.DirEntry[str]]] = {}
+    for path in paths:
+        try:
+            with os.scandir(path) as it:
+                out[path] = list(it)
+        except OSError:
+            continue
+    return out
 
 
 def ensure_cache_dir(path: str | os.PathLike[str]) -> Path:

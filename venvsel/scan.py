@@ -49,13 +49,15 @@ class Scanner:
         cache in one transaction. A cached probe counts only while the env is trusted and has
         the owner it had when the probe ran."""
         from .cache import CacheEntry, env_fingerprint
+        from .fsutil import list_dirs
         from .predict import predict
         from .trust import check as trust_check
 
         out, pending = [], []
         for env in envs:
-            trust = trust_check(env)
-            env_fp = env_fingerprint(env, self.realpath)
+            listings = list_dirs(env.site_packages)  # one listing: the rule and the fingerprint
+            trust = trust_check(env, listings)
+            env_fp = env_fingerprint(env, self.realpath, listings)
             entry = (
                 None if self.refresh
                 else self.cache.get(env, env_fp=env_fp, machine_fp=self.machine_fp,

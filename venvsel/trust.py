@@ -49,7 +49,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -158,6 +158,7 @@ def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], 
 # A visitor sees each checked path with its lstat result (None: it could not be stat'ed,
 # ``error`` says why) and returns True to stop the walk (the first problem ends a check).
 _Visit = Callable[[str, "os.stat_result | None", "str | None"], bool]
+_Listings = Mapping[str, "list[os.DirEntry[str]]"]
 
 # lstat/readlink answers for paths outside the env (the base interpreter that every venv
 # links to), kept for this process: a scan of 1,000 envs asks for the same file 1,000 times.
@@ -211,8 +212,9 @@ def _chain(path: str, prefix: str, visit: _Visit) -> bool:
     return visit(path, None, f"{path} is a symlink loop")
 
 
-def _walk(env: Env, visit: _Visit) -> bool:
-    """Every path the rule looks at, in order; True when ``visit`` stopped the walk."""
+def _walk(env: Env, visit: _Visit, listings: _Listings | None = None) -> bool:
+    """Every path the rule looks at, in order; True when ``visit`` stopped the walk.
+    ``listings``: site-packages listings already taken (fsutil.list_dirs), reused."""
     root = env.path
     prefix = root + os.sep
     st, error = _lstat(root, True)
@@ -224,12 +226,18 @@ def _walk(env: Env, visit: _Visit) -> bool:
     for sp in env.site_packages:
         if _chain(sp, prefix, visit):
             return True
-        try:
-            with os.scandir(sp) as it:
-                names = [e.name for e in it if e.name.endswith(".pth")
-                         or e.name in START_UP_FILES or e.name in START_UP_PACKAGES]
-        except OSError:
-            continue
+        if listings is not None:
+            if sp not in listings:
+                continue  # it could not be listed
+            entries: Iterable[os.DirEntry[str]] = listings[sp]
+        else:
+            try:
+                with os.scandir(sp) as it:
+                    entries = list(it)
+            except OSError:
+                continue
+        names = [e.name for e in entries if e.name.endswith(".pth")
+                 or e.name in START_UP_FILES or e.name in START_UP_PACKAGES]
         for name in sorted(names):
             path = os.path.join(sp, name)
             if _chain(path, prefix, visit):
@@ -261,7 +269,7 @@ def rule_problem(env: Env) -> Problem | None:
     return _judge(env)[0]
 
 
-def _judge(env: Env) -> tuple[Problem | None, int | None]:
+def _judge(env: Env, listings: _Listings | None = None) -> tuple[Problem | None, int | None]:
     """(the first problem or None, the env dir's owner) in one walk."""
     if not _POSIX:
         return None, None
@@ -287,7 +295,7 @@ def _judge(env: Env) -> tuple[Problem | None, int | None]:
         found.append(problem)
         return True
 
-    _walk(env, visit)
+    _walk(env, visit, listings)
     return (found[0] if found else None), (owner[0] if owner else None)
 
 
@@ -328,9 +336,10 @@ def trust_command(env: Env) -> str:
     return f"venvsel trust {shell_quote(env.path)}"
 
 
-def check(env: Env) -> Trust:
-    """The env's trust verdict: the rule, then an explicit ``venvsel trust`` that still holds."""
-    problem, owner = _judge(env)
+def check(env: Env, listings: _Listings | None = None) -> Trust:
+    """The env's trust verdict: the rule, then an explicit ``venvsel trust`` that still holds.
+    ``listings``: site-packages listings already taken (fsutil.list_dirs), reused."""
+    problem, owner = _judge(env, listings)
     if problem is None:
         return Trust(True, "trusted", owner_uid=owner)
     record = _store_lookup(env.path)
