@@ -17,9 +17,14 @@ figure of what the scan itself costs.
   figure), against discover + trust.check + inspect_env;
 - scan_warm: venvsel.scan.scan(live=False) in one process with a warm cache (what
   ``venvsel scan --static`` does after the first run);
-- cli_warm: the whole ``python -m venvsel scan --static --no-global ROOT`` process.
+- cli_warm: the whole ``python -m venvsel scan --static --no-global ROOT`` process;
+- vs_base (with --before-repo DIR, a checkout of the commit before this work): the whole
+  ``venvsel scan --static`` process of that commit against this tree's, each with its own
+  warm cache — before/after as a user sees it;
+- rule_alone: trust.check of every env by itself (CPU time), as a share of the warm scan
+  without the rule: the marginal cost, in a loop tight enough to measure on a busy machine.
 
-    python benchmarks/trust_cost.py [--envs 1000] [--reps 7] > result.json
+    python benchmarks/trust_cost.py [--envs 1000] [--reps 7] [--before-repo DIR] > result.json
 
 Target (issue 13): the static scan of 1,000 envs at most 10 % slower.
 """
@@ -130,6 +135,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--envs", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=7)
+    ap.add_argument("--before-repo", default=None, metavar="DIR",
+                    help="a checkout of the commit before the rule: also time its CLI")
     args = ap.parse_args()
     root = farm(args.envs)
     state = tempfile.mkdtemp(prefix="venvsel-trust-bench-")
@@ -172,6 +179,24 @@ def main() -> None:
     inspect = ab(args.reps, inspect_and_rule, inspect_only)
     scan_warm = ab(args.reps, scan_with(real_check), scan_with(stub))
 
+    # The rule alone, as the warm scan runs it (listings taken once, as Scanner.record does),
+    # against the whole warm scan without it: a tight loop whose minimum is steady even here.
+    from venvsel.fsutil import list_dirs
+
+    found_envs = discover([str(root)], include_global=False)
+    listings = [list_dirs(e.site_packages) for e in found_envs]
+    rule_cpu: list[float] = []
+    for _ in range(args.reps):
+        trust._outside.clear()
+        c = _cpu()
+        for e, lst in zip(found_envs, listings):
+            real_check(e, lst)
+        rule_cpu.append(_cpu() - c)
+    rule_alone = {"cpu_median_ms": median_ms(rule_cpu),
+                  "cpu_min_ms": round(min(rule_cpu) * 1000, 1),
+                  "share_of_warm_scan_pct": round(
+                      min(rule_cpu) * 1000 / scan_warm["cpu_before_min_ms"] * 100, 1)}
+
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PYTHONPATH"] = str(REPO)
     argv = ["scan", "--static", "--no-global", str(root)]
@@ -182,6 +207,21 @@ def main() -> None:
 
     cli(STUB)()  # byte-code and page cache warm
     cli_warm = ab(args.reps, cli(""), cli(STUB))
+    vs_base = None
+    if args.before_repo:
+        # The same command from the commit before this work (its own warm cache; cache
+        # entries differ between the two), against this tree (its own warm cache).
+        def cli_of(repo: str, cache: str) -> Callable[[], object]:
+            e = dict(env, PYTHONPATH=repo, VENVSEL_CACHE_DIR=os.path.join(state, cache))
+            return lambda: subprocess.run([sys.executable, "-m", "venvsel", *argv], env=e,
+                                          check=True, stdout=subprocess.DEVNULL)
+        before, after = cli_of(args.before_repo, "c-before"), cli_of(str(REPO), "c-after")
+        before()
+        after()
+        vs_base = ab(args.reps, after, before)
+        vs_base["before_repo_commit"] = subprocess.run(  # type: ignore[assignment]
+            ["git", "-C", args.before_repo, "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, check=False).stdout.strip()
     shutil.rmtree(state, ignore_errors=True)
     json.dump({
         "benchmark": "trust_cost",
@@ -194,6 +234,8 @@ def main() -> None:
         "inspect": inspect,
         "scan_warm": scan_warm,
         "cli_warm": cli_warm,
+        "rule_alone": rule_alone,
+        "vs_base": vs_base,
         "target_slower_pct": 10,
     }, sys.stdout, indent=2)
     print()
