@@ -124,8 +124,14 @@ def untrusted_reason(env: Env) -> str | None:
     Activating puts the env's bin dir first on PATH, so whoever can write there chooses what
     ``ls`` runs. The rule here is the stat-only one of DESIGN.md ("Trust") for the env dir
     and its bin dir: owned by the current user or root, not writable by group or others.
-    The full trust rule (``venvsel trust``, start-up files) plugs in here.
+    Then the full trust rule (venvsel/trust.py: start-up files, the interpreter); an env
+    trusted with ``venvsel trust`` passes both.
     """
+    from .trust import check as trust_check
+
+    verdict = trust_check(env)
+    if verdict.explicit:
+        return None
     uid = os.getuid() if hasattr(os, "getuid") else None
     bindir = p.env_path_entries(env.path, conda=env.kind == "conda",
                                 windows=env.layout == "windows")[-1]
@@ -138,6 +144,8 @@ def untrusted_reason(env: Env) -> str | None:
             return f"{path} belongs to another user (uid {st.st_uid})"
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
             return f"{path} is writable by other users"
+    if not verdict.trusted:
+        return f"{verdict.reason[len('untrusted: '):]}; if you trust it: {verdict.command}"
     return None
 
 

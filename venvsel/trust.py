@@ -11,12 +11,14 @@ invoking user (``SUDO_UID``), as git's ``safe.directory`` check does.
 Checked paths, all of them the env's own:
 
 1. the env dir;
-2. the interpreter: every symlink on its way (a link's owner counts; its own mode means
+2. the dir that holds the interpreter (``bin/``: activation and ``venvsel run`` put it first
+   on PATH, so whoever can write there chooses what a command name runs);
+3. the interpreter: every symlink on its way (a link's owner counts; its own mode means
    nothing) and the file it finally names;
-3. each of the env's site-packages dirs;
-4. every file Python runs from them at start-up: ``*.pth`` (their ``import`` lines run),
+4. each of the env's site-packages dirs;
+5. every file Python runs from them at start-up: ``*.pth`` (their ``import`` lines run),
    ``sitecustomize.py`` and ``usercustomize.py`` (or such a package and its
-   ``__init__.py``), links followed as in 2.
+   ``__init__.py``), links followed as in 3.
 
 "Writable by group" has one exception, the one Debian's OpenSSH makes for StrictModes: a
 group whose only member is the path's owner (a user-private group, which umask 002 on
@@ -27,7 +29,7 @@ site-packages — no process is started and no file is read. Paths above the env
 (``/tmp``, ``$HOME``) are not checked: they are where envs live, not part of one.
 
 What it leaves out, on purpose (each check is a stat call on every env of every scan): the
-dirs between the env dir and the checked paths (``bin/``, ``lib/pythonX.Y/``; someone who
+other dirs between the env dir and the checked paths (``lib/``, ``lib/pythonX.Y/``; someone who
 owned one could swap a checked file between the check and the start, but only a trusted
 owner can have given it to them, since the env dir is not writable by others), and modules
 that a trusted ``.pth`` imports (they sit in a site-packages that only its owner can write).
@@ -221,6 +223,10 @@ def _walk(env: Env, visit: _Visit, listings: _Listings | None = None) -> bool:
     if (st is not None or error is not None) and visit(root, st, error):
         return True
     interpreter = env.interpreter
+    if interpreter and interpreter.startswith(prefix):
+        bin_dir = os.path.dirname(interpreter)  # activation and `run` put it first on PATH
+        if bin_dir != root and _chain(bin_dir, prefix, visit):
+            return True
     if interpreter and _chain(interpreter, prefix, visit):
         return True
     for sp in env.site_packages:

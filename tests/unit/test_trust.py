@@ -203,3 +203,22 @@ def test_state_dirs(tmp_path: Path) -> None:
     d.chmod(0o755)
     os.chown(d, NOBODY, -1)
     assert trust.state_dir_problem(d) == "owned by uid 65534 (nobody)"
+
+
+def test_bin_dir_counts(env_dir: Path) -> None:
+    (env_dir / "bin").chmod(0o777)  # activation puts it first on PATH
+    assert _problem(env_dir) == "bin is writable by others"
+
+
+def test_auto_activation_applies_the_whole_rule(env_dir: Path) -> None:
+    from venvsel import auto
+
+    pth = _site(env_dir) / "x.pth"
+    pth.write_text("import os\n")
+    os.chown(pth, NOBODY, -1)
+    env = _env(env_dir)
+    reason = auto.untrusted_reason(env)
+    assert reason == ("site-packages/x.pth is owned by uid 65534 (nobody); "
+                      f"if you trust it: venvsel trust '{env_dir}'")
+    trust.trust_env(env)
+    assert auto.untrusted_reason(env) is None
