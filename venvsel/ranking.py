@@ -11,8 +11,9 @@ Tiers, best first:
 5. **base** — base interpreters (pyenv versions, a conda base install, system pythons),
    taken only when they meet the needs like any other env;
 
-and **never**: an env that cannot run at all (broken, a Python too old to probe, or one the
-live probe found unsupported). Within a tier: newer CUDA build, newer torch, shorter path.
+and **never**: an env that cannot run at all (broken, untrusted (venvsel/trust.py), a Python
+too old to probe, or one the live probe found unsupported). Within a tier: newer CUDA build,
+newer torch, shorter path.
 
 Pure functions over records already built: no spawn, no file read beyond ``stat``.
 """
@@ -64,6 +65,8 @@ def cannot_run(record: EnvRecord) -> str | None:
     env = record.env
     if env.broken:
         return f"broken: {env.broken}"
+    if record.trust is not None and not record.trust.trusted:
+        return f"{record.trust.reason} (fix: {record.trust.fix})"  # venvsel/trust.py
     probe = record.probe
     if probe is not None and probe.status == "unsupported":
         return f"its Python is too old to probe{f' ({probe.detail})' if probe.detail else ''}"

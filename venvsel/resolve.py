@@ -43,6 +43,11 @@ def _usable(pe: ProjectEnv) -> tuple[Env | None, str | None]:
         return None, e.message
     if env.broken:
         return None, f"it is broken: {env.broken}"
+    from .trust import check as trust_check
+
+    trust = trust_check(env)
+    if not trust.trusted:
+        return None, f"it is {trust.reason} (fix: {trust.fix})"
     old = _python_too_old(env)
     if old:
         return None, old
