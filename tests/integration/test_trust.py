@@ -214,6 +214,14 @@ def test_untrusted_env_never_runs(tmp_path: Path, case_name: str, name: str) -> 
     rc, out = venvsel("require", "--need", "torch", env_vars={"VIRTUAL_ENV": str(env)})
     assert rc == 1 and case.reason in out, out
 
+    # With no ENV and no --need: "env" is the project's own env dir, and still never chosen.
+    for args in (("run", "--", "python", "-c", "pass"), ("activate", "--shell", "bash"),
+                 ("pick",)):
+        rc, out = venvsel(*args)
+        assert rc == 1, (args, out)
+        if name == "env":
+            assert case.reason in out, (args, out)
+
     # Named explicitly: refused with exit 2 and the exact trust command.
     for args in (("run", "--env", str(env), "--", "python", "-V"),
                  ("bench", "--env", str(env), "--reps", "1"),
