@@ -286,14 +286,33 @@ def test_explicit_trust_list_untrust(tmp_path: Path) -> None:
     assert "No env is trusted" in done.stdout
 
 
-def _poison(cache_dir: Path) -> None:
+def _edit_entries(edit: Callable[[dict[str, object]], None]) -> None:
+    """Change every cached entry in place, as someone who can write the cache could."""
+    import sqlite3
+
+    from venvsel.cache import Cache
+
+    db = sqlite3.connect(str(Cache().file))
+    try:
+        rows = db.execute("SELECT path, data FROM entries").fetchall()
+        assert rows
+        for path, raw in rows:
+            data = json.loads(raw)
+            edit(data)
+            db.execute("UPDATE entries SET data = ? WHERE path = ?", (json.dumps(data), path))
+        db.commit()
+    finally:
+        db.close()
+
+
+def _poison(_cache_dir: Path) -> None:
     """Make every cached entry claim torch runs a CUDA kernel."""
-    for f in (cache_dir / "envs").glob("*.json"):
-        data = json.loads(f.read_text())
+    def edit(data: dict[str, object]) -> None:
         data["probe"] = {"status": "ok", "python": PYVER, "torch_version": "9.9.9+cu999",
                          "torch_cuda": "99.9", "cuda_available": True, "kernel_ok": True,
                          "cuda_devices": [{"index": 0, "name": "Poisoned GPU"}]}
-        f.write_text(json.dumps(data))
+
+    _edit_entries(edit)
 
 
 @pytest.mark.parametrize("mode", [0o777, 0o775])
@@ -325,11 +344,12 @@ def test_cache_entry_of_another_owner_is_not_used(tmp_path: Path) -> None:
     assert run_venvsel("scan", "--static", "--no-global", ".", cwd=project).returncode == 0
     cache = Path(os.environ["VENVSEL_CACHE_DIR"])
     _poison(cache)
-    for f in (cache / "envs").glob("*.json"):
-        data = json.loads(f.read_text())
+
+    def other_owner(data: dict[str, object]) -> None:
         assert data["owner_uid"] == os.lstat(env).st_uid
         data["owner_uid"] = NOBODY
-        f.write_text(json.dumps(data))
+
+    _edit_entries(other_owner)
     done = run_venvsel("pick", "--need", "cuda", "--root", ".", cwd=project)
     assert done.returncode == 1 and "Poisoned" not in done.stdout + done.stderr
 
