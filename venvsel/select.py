@@ -402,6 +402,8 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
 
         env = env_from_path(env_arg)
         require_trusted(env)  # named explicitly and untrusted: exit 2 with `venvsel trust ...`
+        if needs or python_spec is not None:
+            _require_needs(env, needs, python_spec)
         return env
     roots = None
     if not needs and python_spec is None:
@@ -421,6 +423,27 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
     if result.chosen is None:
         raise UnmetError(result.explain())
     return result.chosen.env
+
+
+def _require_needs(env: Env, needs: Sequence[str], python_spec: str | None) -> None:
+    """An env named together with needs (``run --env E --need cuda``) must meet them, with
+    pick's rule: files first, a live probe where they cannot confirm a capability. Without
+    this, a guarded job would run in the named env on the CPU."""
+    from .scan import Scanner
+
+    parsed = parse_needs(needs, python_spec)
+    scanner = Scanner()
+    (record,) = scanner.records([env])
+    ev = evaluate(record, parsed, scanner.machine)
+    if ev.failing is None and not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
+        (record,) = scanner.probe([record])
+        ev = evaluate(record, parsed, scanner.machine)
+    if ev.failing is not None:
+        need, verdict = ev.failing
+        label = env.shown_path or env.path
+        fix = f"  → fix: {verdict.fix}" if verdict.fix else ""
+        wanted = " and ".join(str(n) for n in parsed)
+        raise UnmetError(f"{label} does not satisfy {wanted}:\n  {need}: {verdict.reason}{fix}")
 
 
 def project_needs() -> tuple[list[str], str | None]:

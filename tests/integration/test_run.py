@@ -213,3 +213,23 @@ def test_run_with_a_need(seed_project: Path) -> None:
     prefix, version = proc.stdout.splitlines()
     assert Path(prefix).parent == seed_project
     assert version.startswith("2.")
+
+
+def test_a_named_env_that_does_not_meet_the_need_runs_nothing(
+    seed_project: Path, tmp_path: Path
+) -> None:
+    """`run --env E --need cuda` (a job guard's form) refuses an env that would run on the CPU:
+    the command never starts, the reason is said, exit 1."""
+    sentinel = tmp_path / "ran"
+    code = f"open({str(sentinel)!r}, 'w')"
+    proc = venvsel("run", "--env", str(seed_project / ".venv"), "--need", "cuda", "--",
+                   "python", "-c", code)
+    assert proc.returncode == 1, proc.stderr
+    assert "does not satisfy cuda" in proc.stderr
+    assert "CPU-only torch build (2.13.0+cpu)" in proc.stderr
+    assert not sentinel.exists()
+    # the same env with a need it meets runs the command
+    proc = venvsel("run", "--env", str(seed_project / ".venv"), "--need", "torch", "--",
+                   "python", "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert sentinel.exists()
