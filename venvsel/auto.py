@@ -29,6 +29,7 @@ from typing import NamedTuple
 
 from .errors import UsageError
 from .model import Env
+from .paths import walk_up
 from .shells import plan as p
 
 ROOT_VAR = "_VENVSEL_AUTO_ROOT"
@@ -56,7 +57,7 @@ def project_env(start: str) -> ProjectEnv | None:
     ``[tool.venvsel]``) is the project, and its env is the recorded one (``venvsel use``),
     else its ``.venv``; a directory with a ``.venv`` env and no settings is a project too.
     """
-    for d in _walk_up(start):
+    for d in walk_up(start):
         for name, kind in ((SETTINGS_FILE, "venvsel-toml"), (PYPROJECT, "pyproject")):
             path = os.path.join(d, name)
             if not _may_hold_settings(path, name == PYPROJECT):
@@ -82,22 +83,6 @@ def project_env(start: str) -> ProjectEnv | None:
 # venvsel project imports neither that module nor a TOML parser (the hook runs this often).
 SETTINGS_FILE = ".venvsel.toml"
 PYPROJECT = "pyproject.toml"
-
-
-def _walk_up(start: str) -> list[str]:
-    """``start`` and its parents, nearest first, up to the repository root (the dir that
-    holds ``.git``) or ``/`` — the walk of :func:`venvsel.project.find_project`."""
-    out = []
-    d = os.path.abspath(start)
-    while True:
-        out.append(d)
-        if os.path.lexists(os.path.join(d, ".git")):
-            break
-        parent = os.path.dirname(d)
-        if parent == d:
-            break
-        d = parent
-    return out
 
 
 def _may_hold_settings(path: str, pyproject: bool) -> bool:

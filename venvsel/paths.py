@@ -80,3 +80,20 @@ def log_dir() -> Path:
 
 def config_file() -> Path:
     return config_dir() / "config.toml"
+
+
+def walk_up(start: str) -> list[str]:
+    """``start`` and its parents, nearest first, up to the repository root (the dir holding
+    ``.git``, included) or ``/``: where project settings, `use`'s journal and the auto hook
+    look. One walk for all three, so they agree on where a project ends."""
+    out = []
+    d = os.path.abspath(start)
+    while True:
+        out.append(d)
+        if os.path.lexists(os.path.join(d, ".git")):
+            break
+        parent = os.path.dirname(d)
+        if parent == d:
+            break
+        d = parent
+    return out

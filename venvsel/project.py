@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import UnmetError, UsageError
+from .paths import walk_up
 
 if TYPE_CHECKING:
     from .model import Env
@@ -157,24 +158,9 @@ def read_settings(path: str, kind: SettingsKind) -> Settings | None:
     return _settings_from(tool["venvsel"], f"{path} [tool.venvsel]")
 
 
-def _walk_up(start: str) -> list[str]:
-    """``start`` and its parents, nearest first, up to the repository root or ``/``."""
-    out = []
-    d = os.path.abspath(start)
-    while True:
-        out.append(d)
-        if os.path.lexists(os.path.join(d, ".git")):
-            break
-        parent = os.path.dirname(d)
-        if parent == d:
-            break
-        d = parent
-    return out
-
-
 def find_project(start: str | None = None) -> Project | None:
     """The nearest project (walking up from ``start``, default cwd) that has settings."""
-    for d in _walk_up(start or os.getcwd()):
+    for d in walk_up(start or os.getcwd()):
         own = os.path.join(d, SETTINGS_FILE)
         settings = read_settings(own, "venvsel-toml")
         if settings is not None:
@@ -193,7 +179,7 @@ def project_for_writing(start: str | None = None) -> Project:
     found = find_project(start)
     if found is not None:
         return found
-    chain = _walk_up(start)
+    chain = walk_up(start)
     root = next(
         (d for d in chain if os.path.exists(os.path.join(d, PYPROJECT))
          or os.path.lexists(os.path.join(d, ".git"))),

@@ -21,13 +21,15 @@ HOSTILE = "x'$(touch pwned)'y;`touch pwned`\u2019"
 
 def test_project_env_rules(tmp_path: Path) -> None:
     from venvsel import project
+    from venvsel.paths import walk_up
 
     # auto repeats these so a cd outside any project imports neither module nor TOML parser
     assert (auto.SETTINGS_FILE, auto.PYPROJECT) == (project.SETTINGS_FILE, project.PYPROJECT)
     (tmp_path / "r" / ".git").mkdir(parents=True)
     (tmp_path / "r" / "x" / "y").mkdir(parents=True)
     start = str(tmp_path / "r" / "x" / "y")
-    assert auto._walk_up(start) == project._walk_up(start)
+    # one walk (paths.walk_up) for settings, use's journal and the hook: it ends at the .git dir
+    assert walk_up(start) == [start, str(tmp_path / "r" / "x"), str(tmp_path / "r")]
     # a .venv makes a project; from a subdirectory too
     make_env_dir(tmp_path / "a" / ".venv")
     (tmp_path / "a" / "src" / "pkg").mkdir(parents=True)

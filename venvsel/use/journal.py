@@ -31,6 +31,7 @@ from typing import Any
 
 from ..errors import OperationFailed, UsageError
 from ..fsutil import atomic_write_bytes, atomic_write_text
+from ..paths import walk_up
 
 STATE_DIR = ".venvsel"
 STATE_FILE = "state.json"
@@ -415,13 +416,4 @@ def push(root: str, actions: list[Action], chosen: Chosen) -> None:
 
 def find_state_root(start: str) -> str | None:
     """The nearest directory (walking up, bounded by the repository root) with a journal."""
-    d = os.path.abspath(start)
-    while True:
-        if os.path.isfile(state_path(d)):
-            return d
-        if os.path.lexists(os.path.join(d, ".git")):
-            return None
-        parent = os.path.dirname(d)
-        if parent == d:
-            return None
-        d = parent
+    return next((d for d in walk_up(start) if os.path.isfile(state_path(d))), None)
