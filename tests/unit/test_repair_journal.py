@@ -5,15 +5,15 @@ repair id are killed; one repair per env at a time."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import importlib.util
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -31,29 +31,24 @@ from venvsel.repair.journal import (
 )
 
 
+def _load_tree_hash_script() -> ModuleType:
+    """scripts/tree-hash.py: the same hash the GPU runs print, so their figures compare."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / "tree-hash.py"
+    spec = importlib.util.spec_from_file_location("venvsel_tree_hash", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TREE_HASH = _load_tree_hash_script()
+
+
 def tree_hash(root: str | os.PathLike[str]) -> str:
     """sha256 over every entry under ``root``: relative path, type and mode bits, symlink
     target, file contents and file mtime. Two trees with the same hash are the same tree."""
-    h = hashlib.sha256()
-    root = os.fspath(root)
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        for name in [*sorted(filenames), *dirnames]:
-            full = os.path.join(dirpath, name)
-            st = os.lstat(full)
-            rel = os.path.relpath(full, root)
-            h.update(f"{rel}\0{st.st_mode:o}\0".encode("utf-8", "surrogateescape"))
-            if stat.S_ISLNK(st.st_mode):
-                h.update(os.readlink(full).encode("utf-8", "surrogateescape"))
-            elif stat.S_ISREG(st.st_mode):
-                h.update(f"{st.st_mtime_ns}\0".encode())
-                with open(full, "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-            h.update(b"\n")
-    st = os.lstat(root)
-    h.update(f".\0{st.st_mode:o}".encode())
-    return h.hexdigest()
+    digest: str = _TREE_HASH.tree_hash(os.fspath(root))[0]
+    return digest
 
 
 def make_tree(root: Path) -> Path:
