@@ -43,6 +43,15 @@ def _wheel_python() -> str:
 # Target envs that repair tests plan torch for are made from this interpreter.
 WHEEL_PYTHON = _wheel_python()
 
+
+def python_facts(exe: str) -> tuple[str, str, str]:
+    """(version, implementation, "X.Y") of the interpreter ``exe``, asked by running it."""
+    code = ("import platform, sys; print(platform.python_version());"
+            "print(platform.python_implementation()); print('%d.%d' % sys.version_info[:2])")
+    out = subprocess.run([exe, "-c", code], capture_output=True, text=True, check=True,
+                         env=tool_env()).stdout.split()
+    return out[0], out[1], out[2]
+
 # Versions pinned so the cache key (and what the tests assert) is stable.
 TORCH_CPU = "torch==2.13.0"  # the CPU build that lies on this machine's disk
 TORCH_CUDA = "torch==2.14.1"  # resolves to the multi-GB CUDA build (no driver here)

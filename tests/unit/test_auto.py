@@ -1,5 +1,5 @@
-"""Auto-activation decisions (venvsel/auto.py) on real directories and real venvs, and the
-PowerShell hook and auto code checked by the tree-sitter parse (no pwsh here)."""
+"""Auto-activation decisions (venvsel/auto.py) on real directories and real venvs (the
+PowerShell hook and auto code: test_auto_powershell.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.shellnames import make_env_dir
-from tests.unit.test_shells_powershell import assignments, parse
 from venvsel import auto, shells
 from venvsel.shells import plan as p
-from venvsel.shells import powershell
 
 HOSTILE = "x'$(touch pwned)'y;`touch pwned`\u2019"
 
@@ -110,25 +108,6 @@ def test_refusals_say_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("venvsel: not activating")
     assert "does not exist" in err
-
-
-@pytest.mark.parametrize("shell", ["pwsh", "powershell"])
-def test_powershell_hooks_parse(shell: str) -> None:
-    for text in (shells.hook(shell), shells.hook(shell, auto=True)):
-        parse(text)
-        assert "function global:venvsel" in text
-    assert "function global:__venvsel_auto" in text
-    assert "$global:_VENVSEL_PY = " in text or "$global:_VENVSEL_EXE = " in text
-
-
-def test_powershell_auto_code_parses_with_a_hostile_project(tmp_path: Path) -> None:
-    proj = tmp_path / HOSTILE
-    make_env_dir(proj / ".venv")
-    r = auto.auto_code("pwsh", None, _environ(tmp_path), start=str(proj))
-    assert r.action == "activate"
-    root = parse(r.code)
-    assert assignments(root)["VIRTUAL_ENV"] == str(proj / ".venv")
-    assert f"$global:_VENVSEL_AUTO_ROOT = {powershell.quote(str(proj))}\n" in r.code
 
 
 def test_hook_auto_is_refused_where_there_is_no_prompt_hook() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import envs
 from venvsel import errors
 from venvsel.config import Config, load_config
 from venvsel.discover import discover, env_from_path, read_pyvenv_cfg
@@ -85,7 +86,8 @@ def test_real_bare_env_is_found_by_name_and_as_root(
         None,
     )
     assert env.interpreter == os.path.join(env.path, "bin", "python")
-    assert env.site_packages == (os.path.join(env.path, "lib", f"python{SHORT}", "site-packages"),)
+    short = envs.python_facts(envs.WHEEL_PYTHON)[2]  # the interpreter bare_env was made from
+    assert env.site_packages == (os.path.join(env.path, "lib", f"python{short}", "site-packages"),)
     # The env itself as ROOT
     [again] = discover([str(bare_env)], include_global=False)
     assert again.path == env.path and again.shown_path == "venv"

@@ -9,12 +9,12 @@ the wheels' own format); the real installed envs are checked in tests/integratio
 from __future__ import annotations
 
 import os
-import platform
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests import envs
 from venvsel.discover import discover, env_from_path
 from venvsel.inspect import canonicalize, inspect_env
 from venvsel.model import StaticInfo
@@ -99,11 +99,12 @@ def inspect_dir(env: Path) -> StaticInfo:
 
 def test_real_bare_env(bare_env: Path) -> None:
     info = inspect_dir(bare_env)
-    assert info.python_version == platform.python_version()
-    assert info.implementation == platform.python_implementation()
-    assert info.home == os.path.dirname(PY) or os.path.realpath(info.home or "") == os.path.dirname(
-        PY
-    )
+    version, implementation, _ = envs.python_facts(envs.WHEEL_PYTHON)  # what made bare_env
+    base = os.path.realpath(envs.WHEEL_PYTHON)
+    assert info.python_version == version
+    assert info.implementation == implementation
+    assert info.home == os.path.dirname(base) or os.path.realpath(
+        info.home or "") == os.path.dirname(base)
     assert not info.include_system_site_packages and not info.uv
     names = dict(info.distributions)
     assert "pip" in names and names["pip"][0].isdigit()
