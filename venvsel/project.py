@@ -213,9 +213,9 @@ def unmet_reason(env: Env, needs: Sequence[str], python_spec: str | None,
                  *, timeout: float | None = None) -> str | None:
     """Why ``env`` does not satisfy the needs (None: it does). Answers from the cache and the
     static facts; spawns one live probe only when a need can be confirmed only live and no
-    probe is cached (the same rule as :func:`venvsel.select.pick`)."""
+    probe is cached (:func:`venvsel.select.confirm_live`, pick's rule)."""
     from .scan import Scanner
-    from .select import LIVE_NEEDS, evaluate, parse_needs
+    from .select import confirm_live, evaluate, parse_needs
 
     label = env.shown_path or env.path
     if env.broken:
@@ -225,10 +225,7 @@ def unmet_reason(env: Env, needs: Sequence[str], python_spec: str | None,
         return None
     scanner = Scanner()
     record = scanner.record(env)
-    ev = evaluate(record, parsed, scanner.machine)
-    if ev.failing is None and not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
-        (record,) = scanner.probe([record], timeout=timeout)
-        ev = evaluate(record, parsed, scanner.machine)
+    ev = confirm_live(scanner, evaluate(record, parsed, scanner.machine), timeout=timeout)
     if ev.failing is None:
         return None
     need, verdict = ev.failing

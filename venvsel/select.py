@@ -18,6 +18,7 @@ from .model import Env, EnvRecord, Machine, Need, Verdict
 if TYPE_CHECKING:
     from .projectenv import ProjectEnv
     from .ranking import Ranked
+    from .scan import Scanner
 
 CAPABILITIES = ("cuda", "torch", "llama", "llama-gpu", "rocm", "mps")
 LIVE_NEEDS = frozenset(CAPABILITIES)
@@ -265,6 +266,17 @@ def evaluate(record: EnvRecord, needs: Sequence[Need], machine: Machine) -> Eval
     return Evaluation(record, tuple((n, check(record, n, machine)) for n in needs))
 
 
+def confirm_live(scanner: Scanner, ev: Evaluation, *, timeout: float | None = None) -> Evaluation:
+    """The rule for a live probe: an env that files say meets the needs, but that cannot be
+    confirmed without running it (a capability such as cuda, no probe cached), is probed
+    once (then cached) and judged again; otherwise ``ev`` as it is."""
+    needs = [n for n, _ in ev.checks]
+    if ev.failing is not None or ev.confirmed or not any(n.kind in LIVE_NEEDS for n in needs):
+        return ev
+    (probed,) = scanner.probe([ev.record], timeout=timeout)
+    return evaluate(probed, needs, scanner.machine)
+
+
 @dataclass(frozen=True)
 class PickResult:
     """The chosen env (None when none fits) and every env's evaluation."""
@@ -352,11 +364,9 @@ def pick(
     for i, ev in enumerate(evaluations):
         if ev.failing is not None or not ranking[i].usable:
             continue
-        if not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
-            (probed,) = scanner.probe([ev.record], timeout=timeout)
-            ev = evaluations[i] = evaluate(probed, parsed, scanner.machine)
-            if ev.failing is not None:
-                continue
+        ev = evaluations[i] = confirm_live(scanner, ev, timeout=timeout)
+        if ev.failing is not None:
+            continue
         chosen = ev.record
         break
     return PickResult(parsed, chosen, tuple(evaluations), scanner.machine, tuple(ranking))
@@ -402,8 +412,12 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
 
         env = env_from_path(env_arg)
         require_trusted(env)  # named explicitly and untrusted: exit 2 with `venvsel trust ...`
-        if needs or python_spec is not None:
-            _require_needs(env, needs, python_spec)
+        if needs or python_spec is not None:  # named with needs: it must meet them
+            from .project import unmet_reason
+
+            reason = unmet_reason(env, needs, python_spec)
+            if reason is not None:
+                raise UnmetError(reason)  # a guarded `run --env E --need cuda` runs nothing
         return env
     roots = None
     if not needs and python_spec is None:
@@ -423,27 +437,6 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
     if result.chosen is None:
         raise UnmetError(result.explain())
     return result.chosen.env
-
-
-def _require_needs(env: Env, needs: Sequence[str], python_spec: str | None) -> None:
-    """An env named together with needs (``run --env E --need cuda``) must meet them, with
-    pick's rule: files first, a live probe where they cannot confirm a capability. Without
-    this, a guarded job would run in the named env on the CPU."""
-    from .scan import Scanner
-
-    parsed = parse_needs(needs, python_spec)
-    scanner = Scanner()
-    (record,) = scanner.records([env])
-    ev = evaluate(record, parsed, scanner.machine)
-    if ev.failing is None and not ev.confirmed and any(n.kind in LIVE_NEEDS for n in parsed):
-        (record,) = scanner.probe([record])
-        ev = evaluate(record, parsed, scanner.machine)
-    if ev.failing is not None:
-        need, verdict = ev.failing
-        label = env.shown_path or env.path
-        fix = f"  → fix: {verdict.fix}" if verdict.fix else ""
-        wanted = " and ".join(str(n) for n in parsed)
-        raise UnmetError(f"{label} does not satisfy {wanted}:\n  {need}: {verdict.reason}{fix}")
 
 
 def project_needs() -> tuple[list[str], str | None]:
