@@ -25,7 +25,7 @@ import pytest
 
 from tests import envs
 from tests.conftest import VENVSEL, run_venvsel
-from tests.unit.test_repair_journal import tree_hash
+from tests.unit.test_repair_journal import repair_children, tree_hash
 
 LOCAL_INDEX = "file:///opt/pypi-more/simple"  # holds torch 2.14.1 (CUDA 13.0 build) only
 WHEELS = "/opt/wheels"  # holds torch 2.13.0+cpu
@@ -75,29 +75,6 @@ def py_run(env: Path, code: str) -> str:
     done = subprocess.run([str(env / "bin" / "python"), "-c", code], capture_output=True,
                           text=True, check=True, timeout=120)
     return done.stdout.strip()
-
-
-def repair_children(repair_id: str, argv_has: str = "") -> list[int]:
-    """Live processes carrying this repair's id in their environment (and ``argv_has`` in
-    their command line)."""
-    needle = f"VENVSEL_REPAIR_ID={repair_id}".encode()
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as f:
-                if needle not in f.read().split(b"\0"):
-                    continue
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if argv_has.encode() not in f.read():
-                    continue
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[-1].split()[0] != b"Z":
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out
 
 
 # --------------------------------------------------------------------------- no change

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests import envs
+from tests.integration.test_activate_shells import dump_env as read_env_dump
 from tests.ptyshell import PROMPT, PtyShell
 from tests.shellnames import SENTINEL
 from venvsel.shells import fish as fish_renderer
@@ -42,13 +43,8 @@ COMMAND = {
 
 
 def dump_env(path: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in path.read_bytes().split(b"\0"):
-        if item:
-            key, _, value = item.partition(b"=")
-            out[os.fsdecode(key)] = os.fsdecode(value)
-    out.pop("_", None)  # bash and zsh export the last command's path as $_
-    return out
+    """An `env -0` dump written to ``path`` (test_activate_shells' reader)."""
+    return read_env_dump(path.read_bytes())
 
 
 def quote(shell: str, value: str) -> str:

@@ -236,7 +236,9 @@ while True:
 """
 
 
-def _carrying_id(repair_id: str) -> list[int]:
+def repair_children(repair_id: str, argv_has: str = "") -> list[int]:
+    """Live processes carrying this repair's id in their environment (and ``argv_has`` in
+    their command line); zombies and dead entries left out."""
     needle = f"{ID_VAR}={repair_id}".encode()
     out = []
     for entry in os.listdir("/proc"):
@@ -245,6 +247,9 @@ def _carrying_id(repair_id: str) -> list[int]:
         try:
             with open(f"/proc/{entry}/environ", "rb") as f:
                 if needle not in f.read().split(b"\0"):
+                    continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                if argv_has.encode() not in f.read():
                     continue
             with open(f"/proc/{entry}/stat", "rb") as f:
                 if f.read().rsplit(b")", 1)[-1].split()[0] not in (b"Z", b"X"):
@@ -263,16 +268,16 @@ def test_kill_stragglers_catches_children_started_during_the_kill() -> None:
     spawner = subprocess.Popen([sys.executable, "-c", SPAWNER], env=env, start_new_session=True)
     try:
         deadline = time.monotonic() + 10
-        while len(_carrying_id("r-test-spawner")) < 20 and time.monotonic() < deadline:
+        while len(repair_children("r-test-spawner")) < 20 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(_carrying_id("r-test-spawner")) >= 20
+        assert len(repair_children("r-test-spawner")) >= 20
         assert kill_stragglers("r-test-spawner") >= 20
         assert spawner.wait(timeout=5) != 0
         time.sleep(0.2)
-        assert _carrying_id("r-test-spawner") == []
+        assert repair_children("r-test-spawner") == []
     finally:
         spawner.kill()
         spawner.wait()
-        for pid in _carrying_id("r-test-spawner"):
+        for pid in repair_children("r-test-spawner"):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
