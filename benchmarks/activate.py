@@ -45,8 +45,8 @@ from tests import envs  # noqa: E402 - the test env builder is the one place tha
 
 TARGET_MS = 80.0
 IMPORT_MODULES = (
-    "click", "venvsel.cli", "venvsel.model", "venvsel.shells", "venvsel.shells.plan",
-    "venvsel.shells.posix", "venvsel.discover", "shellingham", "dataclasses", "typing",
+    "click", "venvsel.cli", "venvsel.model", "venvsel.shells", "venvsel.shells.operations",
+    "venvsel.shells.sh", "venvsel.discover", "shellingham", "dataclasses", "typing",
 )
 
 

@@ -44,13 +44,13 @@ sys.path.insert(0, str(REPO))
 from filelock import FileLock  # noqa: E402
 
 from tests import envs  # noqa: E402 - the test env builder is the one place that builds envs
+from venvsel.contents import inspect_env  # noqa: E402
 from venvsel.discover import discover  # noqa: E402
-from venvsel.inspect import inspect_env  # noqa: E402
 
 CHILD = (
     "import sys\n"
     "from venvsel.discover import discover\n"
-    "from venvsel.inspect import inspect_env\n"
+    "from venvsel.contents import inspect_env\n"
     "infos = [inspect_env(e) for e in discover(sys.argv[1:], include_global=False)]\n"
 )
 

@@ -146,8 +146,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
 
     import venvsel.trust as trust
+    from venvsel.contents import inspect_env
     from venvsel.discover import discover
-    from venvsel.inspect import inspect_env
     from venvsel.model import Trust
     from venvsel.scan import scan
 

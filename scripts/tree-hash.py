@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print one sha256 for a directory tree: every entry's relative path, type and mode bits,
 symlink target, and each file's contents and mtime (ns) -- the hash the repair tests use
-(tests/unit/test_repair_journal.py loads this file). Two trees with the same hash are the
+(tests/unit/test_repair_recovery.py loads this file). Two trees with the same hash are the
 same tree, byte for byte. Usage: tree-hash.py DIR"""
 
 from __future__ import annotations

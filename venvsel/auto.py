@@ -30,7 +30,7 @@ from typing import NamedTuple
 from .errors import UsageError
 from .model import Env
 from .paths import walk_up
-from .shells import plan as p
+from .shells import operations as p
 
 ROOT_VAR = "_VENVSEL_AUTO_ROOT"
 ENV_VAR = "_VENVSEL_AUTO_ENV"
@@ -160,7 +160,7 @@ def prefix_regex(root: str) -> str:
 
 def _assign(shell: str, name: str, value: str | None) -> str:
     if shell in ("bash", "zsh", "sh"):
-        from .shells.posix import quote
+        from .shells.sh import quote
 
         return f"unset {name}" if value is None else f"{name}={quote(value)}"
     if shell == "fish":

@@ -155,12 +155,12 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
       venvsel pick --need torch --need "numpy>=2" --python ">=3.10"
       cd "$(venvsel pick --need llama-gpu)"
     """
-    from .select import pick as do_pick
+    from .selection import pick as do_pick
 
     if not needs and python_spec is None and not roots:
         # The project's recorded choice (`venvsel use`), exactly as activate/run resolve it.
         from .errors import VenvselError
-        from .select import resolve_env
+        from .selection import resolve_env
 
         try:
             env = resolve_env(None, (), None)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from .model import EnvRecord, Machine, Need
 from .scan import ScanResult, scan
-from .select import NO, YES, Evaluation, evaluate
+from .selection import NO, YES, Evaluation, evaluate
 
 DOCTOR_NEEDS = ("cuda", "torch", "llama", "llama-gpu")
 

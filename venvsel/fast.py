@@ -3,7 +3,7 @@
 Both run in shell start-up and prompt hooks, where importing click costs as much as all of
 venvsel's own work. Their usual forms (``--need``, ``--python``, ``--root``; ``ENV``,
 ``--shell``, ``--prompt``) are read here by hand and answered by the very core functions
-the click commands call (:func:`venvsel.select.pick`, :func:`venvsel.shells.activation`),
+the click commands call (:func:`venvsel.selection.pick`, :func:`venvsel.shells.activation`),
 printed the same way, with the same exit codes. Anything else (``--json``, ``--help``,
 ``--debug``, another command, an option this does not know, a value it would not print
 exactly as click does) goes to the click CLI unchanged, which then does all the work:
@@ -72,11 +72,11 @@ def _pick(opts: dict[str, list[str]]) -> int | None:
     python = opts.get("--python", [None])[0]
     roots = opts.get("--root", [])
     if not needs and python is None and not roots:
-        from .select import resolve_env
+        from .selection import resolve_env
 
         path = resolve_env(None, (), None).path
     else:
-        from .select import pick
+        from .selection import pick
 
         result = pick(needs, python, roots=roots or None)
         if result.chosen is None:

@@ -36,7 +36,7 @@ from .errors import UsageError
 from .model import EnvRecord, Gpu, Machine, Need
 from .paths import cache_dir
 from .render import table
-from .select import NO, YES, check
+from .selection import NO, YES, check
 
 MARK = "#venvsel-fleet"
 NODE_CACHE_VAR = "VENVSEL_FLEET_CACHE"

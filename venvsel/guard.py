@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .model import EnvRecord, Need, ProbeResult
-from .select import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs
+from .selection import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def evaluate_running(
     command = None
     if alt is not None:
         alt_path = alt.env.path
-        from .shells.posix import quote
+        from .shells.sh import quote
 
         command = f'eval "$(venvsel activate {quote(alt_path)})"'
         job = f"python {quote(script)}" if script else "your command"

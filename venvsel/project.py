@@ -213,9 +213,9 @@ def unmet_reason(env: Env, needs: Sequence[str], python_spec: str | None,
                  *, timeout: float | None = None) -> str | None:
     """Why ``env`` does not satisfy the needs (None: it does). Answers from the cache and the
     static facts; spawns one live probe only when a need can be confirmed only live and no
-    probe is cached (:func:`venvsel.select.confirm_live`, pick's rule)."""
+    probe is cached (:func:`venvsel.selection.confirm_live`, pick's rule)."""
     from .scan import Scanner
-    from .select import confirm_live, evaluate, parse_needs
+    from .selection import confirm_live, evaluate, parse_needs
 
     label = env.shown_path or env.path
     if env.broken:
@@ -237,7 +237,7 @@ def recorded_choice(needs: Sequence[str], python_spec: str | None,
                     start: str | None = None) -> Env | None:
     """The env `venvsel use` recorded for this project, when it still exists and still
     satisfies ``needs``; otherwise None, with a warning on stderr saying why (the caller then
-    picks again). Used by :func:`venvsel.select.resolve_env` when no --need is given."""
+    picks again). Used by :func:`venvsel.selection.resolve_env` when no --need is given."""
     path = recorded_env(start)
     if path is None:
         return None

@@ -7,7 +7,7 @@ torch read as ``1000 envs: torch: no torch installed``, not as 1,000 lines. Up t
 :data:`LIMIT` lines are printed; ``--verbose`` (:func:`set_verbose`) lists every env.
 
 Only formatting lives here: which env fails which need, and in what order they are listed,
-is selection's business (:mod:`venvsel.select`); this takes its list as it comes.
+is selection's business (:mod:`venvsel.selection`); this takes its list as it comes.
 """
 
 from __future__ import annotations

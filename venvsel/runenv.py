@@ -1,7 +1,7 @@
 """``venvsel run``: run one command inside an env without touching the caller's shell.
 
 The env is applied exactly as activation would apply it: the same plan
-(:func:`venvsel.shells.plan.build_plan`) on a copy of ``os.environ``. The command is looked
+(:func:`venvsel.shells.operations.build_plan`) on a copy of ``os.environ``. The command is looked
 up on the *new* PATH, started with our stdin/stdout/stderr (:func:`venvsel.proc.spawn`), and
 its exit status becomes ours, the way shells report it: the child's code, or 128 + N when
 signal N killed it.
@@ -32,7 +32,7 @@ from typing import Any, Callable, Union
 from . import proc
 from .errors import VenvselError
 from .model import Env
-from .shells.plan import apply_to_environ, build_plan
+from .shells.operations import apply_to_environ, build_plan
 
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXECUTE = 126

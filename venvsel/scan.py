@@ -66,7 +66,7 @@ class Scanner:
             if entry is not None:
                 static, probe = entry.static, entry.probe
             else:
-                from .inspect import inspect_env
+                from .contents import inspect_env
 
                 static, probe = inspect_env(env), None
                 pending.append(CacheEntry(env.path, env_fp, self.machine_fp, static, None,

@@ -334,7 +334,7 @@ def env_owner(env: Env) -> int | None:
 
 
 def shell_quote(value: str) -> str:
-    """One single-quoted POSIX shell word (the rule of shells.posix.quote)."""
+    """One single-quoted POSIX shell word (the rule of shells.sh.quote)."""
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
 

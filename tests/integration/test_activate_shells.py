@@ -32,7 +32,7 @@ from tests import envs
 from tests.shellnames import SENTINEL, hostile_names, make_env_dir
 from venvsel.errors import UsageError
 from venvsel.model import Env
-from venvsel.shells import plan as p
+from venvsel.shells import operations as p
 from venvsel.shells import render
 
 pytestmark = pytest.mark.shells

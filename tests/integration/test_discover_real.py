@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests import envs
+from venvsel.contents import inspect_env
 from venvsel.discover import discover, env_from_path
-from venvsel.inspect import inspect_env
 
 # pyenv versions the project cares about, and how to make an env from each: virtualenv 21
 # seeds pip only for 3.9+, 3.6-3.8 get the stdlib venv, 2.7 (no venv module) a hand-made one.

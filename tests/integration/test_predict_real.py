@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from venvsel.contents import inspect_env
 from venvsel.cuda import choose_index
 from venvsel.discover import env_from_path
 from venvsel.errors import UsageError
-from venvsel.inspect import inspect_env
 from venvsel.machine import read_machine
 from venvsel.model import Prediction
 from venvsel.predict import predict

@@ -25,7 +25,7 @@ import pytest
 
 from tests import envs
 from tests.conftest import VENVSEL, run_venvsel
-from tests.unit.test_repair_journal import repair_children, tree_hash
+from tests.unit.test_repair_recovery import repair_children, tree_hash
 
 LOCAL_INDEX = "file:///opt/pypi-more/simple"  # holds torch 2.14.1 (CUDA 13.0 build) only
 WHEELS = "/opt/wheels"  # holds torch 2.13.0+cpu

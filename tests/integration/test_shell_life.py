@@ -28,8 +28,8 @@ from tests.integration.test_activate_shells import dump_env as read_env_dump
 from tests.ptyshell import PROMPT, PtyShell
 from tests.shellnames import SENTINEL
 from venvsel.shells import fish as fish_renderer
-from venvsel.shells import plan as p
-from venvsel.shells import posix
+from venvsel.shells import operations as p
+from venvsel.shells import sh
 
 pytestmark = pytest.mark.shells
 
@@ -48,7 +48,7 @@ def dump_env(path: Path) -> dict[str, str]:
 
 
 def quote(shell: str, value: str) -> str:
-    return fish_renderer.quote(value) if shell == "fish" else posix.quote(value)
+    return fish_renderer.quote(value) if shell == "fish" else sh.quote(value)
 
 
 def base_environ(tmp: Path) -> dict[str, str]:
@@ -147,7 +147,7 @@ def test_the_hook_records_the_entry_script_or_the_interpreter(tmp_path: Path) ->
     hook = subprocess.run([sys.executable, "-m", "venvsel", "shell-hook", "bash",
                            "--no-completion"], env=environ, capture_output=True, text=True,
                           check=True).stdout
-    assert f"_VENVSEL_PY={posix.quote(os.path.abspath(sys.executable))}\n" in hook
+    assert f"_VENVSEL_PY={sh.quote(os.path.abspath(sys.executable))}\n" in hook
     assert "unset _VENVSEL_EXE\n" in hook
     (tmp_path / "hook").write_text(hook)
     # a directory that holds a package named venvsel: `python -m venvsel` would run it
@@ -202,12 +202,12 @@ def _start(shell: str, tmp: Path, world: dict[str, Path]) -> tuple[PtyShell, Pat
     # Every venvsel process the hook starts goes through one of these scripts, which log it:
     # the hook's records of where venvsel lives are pointed at them.
     wrapper, pywrapper = tmp / "venvsel-logged", tmp / "python-logged"
-    for path, target in ((wrapper, f"{posix.quote(sys.executable)} -m venvsel"),
-                         (pywrapper, posix.quote(sys.executable))):
-        path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {posix.quote(str(log))}\n"
+    for path, target in ((wrapper, f"{sh.quote(sys.executable)} -m venvsel"),
+                         (pywrapper, sh.quote(sys.executable))):
+        path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$*\" >> {sh.quote(str(log))}\n"
                         f"exec {target} \"$@\"\n")
         path.chmod(0o755)
-    hook = f"{posix.quote(sys.executable)} -m venvsel shell-hook {shell} --auto --no-completion"
+    hook = f"{sh.quote(sys.executable)} -m venvsel shell-hook {shell} --auto --no-completion"
     if shell == "fish":
         rc = tmp / "rc.fish"
         rc.write_text("\n".join([
@@ -218,9 +218,9 @@ def _start(shell: str, tmp: Path, world: dict[str, Path]) -> tuple[PtyShell, Pat
         ]) + "\n")
         argv = ["fish", "--no-config", "-i", "-C", f"source {fish_renderer.quote(str(rc))}"]
     else:
-        lines = [f"PS1={posix.quote(PROMPT)}", f'eval "$({hook})"',
-                 f"_VENVSEL_EXE={posix.quote(str(wrapper))}",
-                 f"_VENVSEL_PY={posix.quote(str(pywrapper))}"]
+        lines = [f"PS1={sh.quote(PROMPT)}", f'eval "$({hook})"',
+                 f"_VENVSEL_EXE={sh.quote(str(wrapper))}",
+                 f"_VENVSEL_PY={sh.quote(str(pywrapper))}"]
         if shell == "bash":
             rc = tmp / "rc.bash"
             argv = ["bash", "--noprofile", "--rcfile", str(rc), "-i"]

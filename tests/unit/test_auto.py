@@ -12,7 +12,7 @@ import pytest
 
 from tests.shellnames import make_env_dir
 from venvsel import auto, shells
-from venvsel.shells import plan as p
+from venvsel.shells import operations as p
 
 HOSTILE = "x'$(touch pwned)'y;`touch pwned`\u2019"
 

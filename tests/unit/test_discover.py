@@ -18,8 +18,8 @@ import pytest
 from tests import envs
 from venvsel import errors
 from venvsel.config import Config, load_config
+from venvsel.contents import inspect_env
 from venvsel.discover import discover, env_from_path, read_pyvenv_cfg
-from venvsel.inspect import inspect_env
 from venvsel.model import Env
 
 PY = os.path.realpath(sys.executable)

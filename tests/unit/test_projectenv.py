@@ -13,7 +13,7 @@ import pytest
 from tests.envs import make_manual_env
 from venvsel import projectenv
 from venvsel.errors import UsageError
-from venvsel.select import near_capability, parse_needs
+from venvsel.selection import near_capability, parse_needs
 
 BASE = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
 VERSION = ".".join(map(str, sys.version_info[:3]))

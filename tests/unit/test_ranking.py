@@ -11,7 +11,7 @@ import pytest
 
 from tests.envs import make_manual_env
 from venvsel.discover import discover
-from venvsel.select import pick
+from venvsel.selection import pick
 
 BASE = Path(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))
 VERSION = ".".join(map(str, sys.version_info[:3]))

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.test_repair_journal import tree_hash
+from tests.unit.test_repair_recovery import tree_hash
+from venvsel.contents import inspect_env
 from venvsel.discover import env_from_path
 from venvsel.errors import OperationFailed
-from venvsel.inspect import inspect_env
 from venvsel.model import Machine
 from venvsel.repair.backend import choose_backend
 from venvsel.repair.diagnose import diagnose
 from venvsel.repair.execute import execute
-from venvsel.repair.journal import pending
 from venvsel.repair.plan import RepairRequest, make_plan
+from venvsel.repair.recovery import pending
 
 
 def test_failure_before_the_first_step_leaves_the_env_alone(bare_env: Path,

@@ -15,9 +15,9 @@ import pytest
 
 from tests import envs
 from tests.envs import WHEEL_PYTHON
+from venvsel.contents import inspect_env
 from venvsel.discover import env_from_path
 from venvsel.errors import UsageError
-from venvsel.inspect import inspect_env
 from venvsel.model import Gpu, LlamaInfo, Machine
 from venvsel.repair.backend import Backend, Source, choose_backend
 from venvsel.repair.diagnose import diagnose

@@ -11,7 +11,7 @@ import pytest
 from venvsel import cli, shells
 from venvsel.errors import UsageError
 from venvsel.model import Env
-from venvsel.shells import fish, plan, posix, powershell
+from venvsel.shells import fish, operations, powershell, sh
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_cli_choices_match_the_registry() -> None:
 
 def test_every_shell_renders(tmp_path: Path) -> None:
     env = Env(path=str(tmp_path / "e"), kind="venv", source="t")
-    pl = plan.build_plan(env, {"PATH": "/usr/bin"}, os_name="posix")
+    pl = operations.build_plan(env, {"PATH": "/usr/bin"}, os_name="posix")
     for shell in shells.SHELLS:
         assert str(tmp_path / "e") in shells.render(pl, shell)
     with pytest.raises(UsageError):
@@ -75,12 +75,12 @@ def test_hook_with_completion_bash_zsh_fish() -> None:
 
 
 def test_quote_functions_refuse_nul() -> None:
-    for quote in (posix.quote, fish.quote, powershell.quote):
+    for quote in (sh.quote, fish.quote, powershell.quote):
         with pytest.raises(UsageError):
             quote("a\0b")
 
 
 def test_posix_and_fish_quote_shapes() -> None:
-    assert posix.quote("it's") == "'it'\"'\"'s'"
-    assert posix.quote("a\\") == "'a\\'"
+    assert sh.quote("it's") == "'it'\"'\"'s'"
+    assert sh.quote("a\\") == "'a\\'"
     assert fish.quote("it's\\") == "'it\\'s\\\\'"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tests.shellnames import hostile_names, windows_name
 from venvsel.errors import UsageError
 from venvsel.model import Env
-from venvsel.shells import plan as p
+from venvsel.shells import operations as p
 from venvsel.shells import powershell
 
 LONG = os.environ.get("VENVSEL_LONG_TESTS") == "1"

@@ -241,7 +241,7 @@ def _env_label(env: Env) -> str:
 
 def resolve_envs(req: BenchRequest) -> list[Env]:
     """Explicit ``--env`` paths, or the best env for the needs (default: llama / llama-gpu)."""
-    from ..select import resolve_env
+    from ..selection import resolve_env
 
     if req.envs:
         return [resolve_env(e, list(req.needs), req.python_spec) for e in req.envs]
@@ -253,7 +253,7 @@ def resolve_envs(req: BenchRequest) -> list[Env]:
 
 def static_llama(env: Env) -> LlamaInfo:
     """The env's llama_cpp build from its files; UnmetError naming a fix when it has none."""
-    from ..inspect import inspect_env
+    from ..contents import inspect_env
 
     label = _env_label(env)
     if env.broken:

@@ -18,8 +18,8 @@ from ..model import to_json
 from .backend import Backend, choose_backend
 from .diagnose import Diagnosis, Finding, diagnose
 from .execute import Outcome, execute
-from .journal import env_lock, real_env_path, recover_pending
 from .plan import Plan, RepairRequest, Step, make_plan
+from .recovery import env_lock, real_env_path, recover_pending
 
 
 @dataclass(frozen=True)
@@ -93,8 +93,8 @@ def _repair(
     say: Callable[[str], None],
 ) -> RepairReport:
     from ..config import load_config
+    from ..contents import inspect_env
     from ..discover import env_from_path
-    from ..inspect import inspect_env
     from ..machine import read_machine
     from ..probe import probe_env
 

@@ -25,8 +25,8 @@ from .. import proc
 from ..errors import OperationFailed
 from ..model import ProbeResult
 from .diagnose import Diagnosis
-from .journal import ID_VAR, Journal, kill_stragglers, restore
 from .plan import Plan, Step
+from .recovery import ID_VAR, Journal, kill_stragglers, restore
 
 OUTPUT_CAP = 32 * 1024 * 1024  # per stream, for the transcript; pip's output is far smaller
 VERIFY_TIMEOUT = 180.0  # importing a CUDA torch on a slow machine, cold
@@ -193,9 +193,9 @@ def _run_command(step: Step, plan: Plan, log: Transcript) -> StepResult:
 
 def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, list[str]]:
     """Probe the repaired env live: (ok, what was found or what failed, probe, notes)."""
+    from ..contents import inspect_env
     from ..cuda import major_minor
     from ..discover import env_from_path
-    from ..inspect import inspect_env
     from ..probe import probe_env
     from .backend import public
 
@@ -284,8 +284,8 @@ def refresh_cache(env_path: str, probe: ProbeResult | None) -> bool:
     ``probe`` when it describes the env as it now is. False when it could not be done."""
     try:
         from ..cache import Cache, env_fingerprint, new_entry
+        from ..contents import inspect_env
         from ..discover import env_from_path
-        from ..inspect import inspect_env
         from ..machine import driver_fingerprint
 
         env = env_from_path(env_path)

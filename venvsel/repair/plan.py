@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .. import proc
+from ..contents import read_metadata
 from ..errors import UsageError
-from ..inspect import read_metadata
 from ..model import Env, StaticInfo
 from .backend import FAMILY, LLAMA, Backend, FamilyPins, is_follower
 from .diagnose import Diagnosis

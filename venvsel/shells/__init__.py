@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..model import Env
-from .plan import ActivationPlan, build_deactivate_plan, build_plan
+from .operations import ActivationPlan, build_deactivate_plan, build_plan
 
 # The names --shell accepts, and the family that renders each.
 SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
@@ -42,9 +42,9 @@ def render(plan: ActivationPlan, shell: str) -> str:
     that shell.
     """
     if shell in ("bash", "zsh", "sh"):
-        from . import posix
+        from . import sh
 
-        return posix.render(plan, shell)
+        return sh.render(plan, shell)
     if shell == "fish":
         from . import fish
 
@@ -54,9 +54,9 @@ def render(plan: ActivationPlan, shell: str) -> str:
 
         return powershell.render(plan)
     if shell == "cmd":
-        from . import cmd
+        from . import cmdexe
 
-        return cmd.render(plan)
+        return cmdexe.render(plan)
     raise UsageError(f"unknown shell {shell!r}",
                      hint=f"Pass --shell with one of: {', '.join(SHELLS)}.")
 
@@ -141,7 +141,7 @@ def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | No
         env = env_from_path(env_arg)
         require_trusted(env)  # a few stat calls; untrusted: exit 2 with `venvsel trust ...`
         return env
-    from ..select import resolve_env as select_env
+    from ..selection import resolve_env as select_env
 
     return select_env(env_arg, needs, python_spec)
 
@@ -264,7 +264,7 @@ def _self_lines(shell: str) -> str:
     exe, python = self_command()
     values = (("_VENVSEL_EXE", exe), ("_VENVSEL_PY", python))
     if shell in ("bash", "zsh", "sh"):
-        from .posix import quote
+        from .sh import quote
 
         return "".join(f"{n}={quote(v)}\n" if v else f"unset {n}\n" for n, v in values)
     if shell == "fish":
@@ -292,7 +292,7 @@ def hook(shell: str, *, command: Any = None, completion: bool = True, auto: bool
         n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
         text = "".join(lines[:n]) + _self_lines(shell) + "".join(lines[n:])
     if shell == "cmd":
-        from . import cmd as cmd_renderer
+        from . import cmdexe as cmd_renderer
 
         # cmd runs the .bat by name: it must call the real venvsel, not itself.
         python = cmd_renderer.check(sys.executable, "the Python running venvsel")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from ..errors import UsageError
-from . import plan as p
+from . import operations as p
 
 QUOTES = "'\u2018\u2019\u201a\u201b"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

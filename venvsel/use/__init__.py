@@ -136,7 +136,7 @@ def use_env(
         why = "given on the command line" + (
             f"; it satisfies {_wanted(needs, python_spec)}" if needs or python_spec else "")
     else:
-        from ..select import pick
+        from ..selection import pick
 
         result = pick(needs, python_spec, roots=[root], timeout=timeout)
         if result.chosen is None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests import envs
+from venvsel.contents import canonicalize, inspect_env
 from venvsel.discover import discover, env_from_path
-from venvsel.inspect import canonicalize, inspect_env
 from venvsel.model import StaticInfo
 
 PY = os.path.realpath(sys.executable)

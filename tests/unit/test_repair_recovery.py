@@ -1,4 +1,4 @@
-"""repair/journal.py: recovery puts the original tree back exactly (hash of paths, modes,
+"""repair/recovery.py: recovery puts the original tree back exactly (hash of paths, modes,
 symlink targets and contents), from every state a kill can leave; stragglers carrying the
 repair id are killed; one repair per env at a time."""
 
@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 
 from venvsel.errors import OperationFailed, UsageError
-from venvsel.repair.journal import (
+from venvsel.repair.recovery import (
     ID_VAR,
     Journal,
     env_lock,
@@ -191,7 +191,7 @@ def test_lock_is_released_when_its_holder_is_killed(tmp_path: Path) -> None:
     path = str(tmp_path / ".venv")
     repo = str(Path(__file__).resolve().parents[2])
     code = (f"import sys, time; sys.path.insert(0, {repo!r})\n"
-            "from venvsel.repair.journal import env_lock\n"
+            "from venvsel.repair.recovery import env_lock\n"
             f"with env_lock({path!r}):\n    print('locked', flush=True); time.sleep(60)\n")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:

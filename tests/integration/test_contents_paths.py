@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from venvsel.contents import inspect_env
 from venvsel.discover import env_from_path
-from venvsel.inspect import inspect_env
 from venvsel.probe import probe_env
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from tests.shellnames import hostile_names, windows_name
 from venvsel.errors import UsageError
 from venvsel.model import Env
-from venvsel.shells import cmd
-from venvsel.shells import plan as p
+from venvsel.shells import cmdexe
+from venvsel.shells import operations as p
 
 LONG = os.environ.get("VENVSEL_LONG_TESTS") == "1"
 settings.register_profile("venvsel-cmd", max_examples=5000 if LONG else 300, deadline=None)
@@ -42,7 +42,7 @@ def windows_env(name: str) -> Env:
 
 def test_plain_activation() -> None:
     env = windows_env("proj$1")
-    text = cmd.render(p.build_plan(env, ENVIRON, os_name="nt"))
+    text = cmdexe.render(p.build_plan(env, ENVIRON, os_name="nt"))
     assert text.endswith("\n") and "\r" not in text
     values = for_f(text)
     assert values["VIRTUAL_ENV"] == env.path
@@ -59,7 +59,7 @@ def test_deactivation_restores_path_and_prompt() -> None:
     active["_VENVSEL_OLD_PROMPT"] = "$P$G"  # what the .bat set from the activation's lines
     plan = p.build_deactivate_plan(active, os_name="nt")
     assert plan is not None
-    values = for_f(cmd.render(plan))
+    values = for_f(cmdexe.render(plan))
     assert values["PATH"] == ENVIRON["PATH"]
     assert values["PROMPT"] == "$P$G"
     assert values["VIRTUAL_ENV"] == "" and values["_VENVSEL_OLD_PATH"] == ""
@@ -68,21 +68,21 @@ def test_deactivation_restores_path_and_prompt() -> None:
 @pytest.mark.parametrize("ch", sorted(UNSAFE - {"\0"}))
 def test_each_metacharacter_in_the_path_is_refused(ch: str) -> None:
     with pytest.raises(UsageError, match=r"cmd\.exe cannot hold safely") as info:
-        cmd.render(p.build_plan(windows_env(f"a{ch}b"), ENVIRON, os_name="nt"))
+        cmdexe.render(p.build_plan(windows_env(f"a{ch}b"), ENVIRON, os_name="nt"))
     assert info.value.exit_code == 2
 
 
 def test_metacharacters_in_the_users_path_are_refused_too() -> None:
     environ = {"PATH": "C:\\R&D\\bin;C:\\Windows"}
     with pytest.raises(UsageError, match="PATH contains '&'"):
-        cmd.render(p.build_plan(windows_env("ok"), environ, os_name="nt"))
+        cmdexe.render(p.build_plan(windows_env("ok"), environ, os_name="nt"))
 
 
 def test_semicolon_and_leading_equals() -> None:
     with pytest.raises(UsageError, match="PATH separator"):
-        cmd.render(p.build_plan(windows_env("a;b"), ENVIRON, os_name="nt"))
+        cmdexe.render(p.build_plan(windows_env("a;b"), ENVIRON, os_name="nt"))
     with pytest.raises(UsageError, match="leading '='"):
-        cmd.check("=x", "a value")
+        cmdexe.check("=x", "a value")
 
 
 @settings(settings.get_profile("venvsel-cmd"))
@@ -93,7 +93,7 @@ def test_hostile_names_are_refused_or_exact(name: str) -> None:
     # the name is also the prompt and VIRTUAL_ENV_PROMPT: a leading "=" is refused there
     unsafe = bool(UNSAFE & set(name)) or ";" in name or name.startswith("=")
     try:
-        text = cmd.render(p.build_plan(env, ENVIRON, os_name="nt"))
+        text = cmdexe.render(p.build_plan(env, ENVIRON, os_name="nt"))
     except UsageError:
         assert unsafe, name
         return
@@ -114,14 +114,14 @@ def test_stacked_activation_and_pop_as_key_value_lines() -> None:
     b = Env(path="C:\\envs\\b", kind="venv", source="t", layout="windows")
     with_a = p.apply_to_environ(p.build_plan(a, environ, os_name="nt"), environ)
     plan_b = p.build_plan(b, with_a, os_name="nt")
-    lines = cmd.render(plan_b).splitlines()
+    lines = cmdexe.render(plan_b).splitlines()
     assert "_VENVSEL_S1_VIRTUAL_ENV=C:\\envs\\a" in lines
     assert "_VENVSEL_S1_PROMPT=" + with_a["PROMPT"] in lines
     assert "_VENVSEL_DEPTH=1" in lines
     with_b = p.apply_to_environ(plan_b, with_a)
     deact = p.build_deactivate_plan(with_b, os_name="nt")
     assert deact is not None
-    lines = cmd.render(deact).splitlines()
+    lines = cmdexe.render(deact).splitlines()
     assert "VIRTUAL_ENV=C:\\envs\\a" in lines and "PROMPT=" + with_a["PROMPT"] in lines
     assert "_VENVSEL_DEPTH=" in lines and "_VENVSEL_S1_VIRTUAL_ENV=" in lines
     assert p.apply_to_environ(deact, with_b) == with_a

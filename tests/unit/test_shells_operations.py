@@ -10,7 +10,7 @@ import pytest
 from tests.shellnames import make_env_dir
 from venvsel.errors import UsageError
 from venvsel.model import Env
-from venvsel.shells import plan as p
+from venvsel.shells import operations as p
 
 BASE = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/home/u", "PYTHONHOME": "/opt/py"}
 
@@ -252,7 +252,7 @@ def test_plan_module_stays_lean() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, venvsel.shells.plan, venvsel.shells.posix, venvsel.shells.fish;"
+    code = ("import sys, venvsel.shells.operations, venvsel.shells.sh, venvsel.shells.fish;"
             "bad = [m for m in ('rich', 'packaging', 'click', 'venvsel.cache', 'venvsel.probe')"
             " if m in sys.modules]; print(bad)")
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
