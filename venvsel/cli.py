@@ -7,6 +7,7 @@ what it needs (no rich, no packaging, no interpreter spawns).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import sys
 from collections.abc import Callable
@@ -96,7 +97,7 @@ def probe_options(f: F) -> F:
     return f
 
 
-@cli.command()
+@cli.command(short_help="List every env and what each can do on the GPU, and why not.")
 @click.argument("roots", nargs=-1, type=click.Path())
 @click.option("--static", "static", is_flag=True, help="Read files only; start no interpreter.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
@@ -130,7 +131,7 @@ def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
         scan_text(result)
 
 
-@cli.command()
+@cli.command(short_help="Print the path of the best env for the needs (or the project's).")
 @need_options
 @click.option("--root", "roots", multiple=True, type=click.Path(),
               help="Where to look for project envs (default: the current directory).")
@@ -192,7 +193,7 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
         raise click.exceptions.Exit(1)
 
 
-@cli.command()
+@cli.command(short_help="The root-cause report: machine, envs, best env per need, fixes.")
 @click.argument("roots", nargs=-1, type=click.Path())
 @click.option("--refresh", is_flag=True, help="Ignore the cache and probe every env again.")
 @probe_options
@@ -222,7 +223,7 @@ def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: flo
         doctor_text(report)
 
 
-@cli.command()
+@cli.command(short_help="Exit 1 unless the active env satisfies every --need.")
 @need_options
 @verbose_option
 @json_option
@@ -249,7 +250,7 @@ def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> N
 
 # ---- cache (probe/cache helper) ------------------------------------------------------------
 
-@cli.group()
+@cli.group(short_help="Show or clear the cache of live probe results.")
 def cache() -> None:
     """The capability cache: what live probes found, kept until an env or the driver changes.
 
@@ -260,7 +261,7 @@ def cache() -> None:
     """
 
 
-@cache.command("info")
+@cache.command("info", short_help="Where the cache is, how many envs it holds, its size.")
 @json_option
 def cache_info(as_json: bool) -> None:
     """Where the cache is, how many envs it remembers and how big it is.
@@ -290,7 +291,7 @@ def cache_info(as_json: bool) -> None:
     click.echo(f"newest:  {when(data['newest'])}")
 
 
-@cache.command("clear")
+@cache.command("clear", short_help="Forget every cached probe.")
 @json_option
 def cache_clear(as_json: bool) -> None:
     """Forget every cached probe; the next scan probes every env again.
@@ -314,7 +315,7 @@ def cache_clear(as_json: bool) -> None:
 
 # ---- bench (bench helper) ------------------------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="Benchmark llama.cpp inside an env, like llama-bench.")
 @click.option("--env", "envs", multiple=True, metavar="ENV",
               help="Env to benchmark (a path). Repeat to compare envs in one table.")
 @need_options
@@ -458,7 +459,7 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
 
 # ---- use / status (project pinning helper) -------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="Pin this project to an env (and point editors and tools at it).")
 @click.argument("env", required=False, type=click.Path())
 @need_options
 @click.option("--vscode", is_flag=True,
@@ -515,7 +516,7 @@ def use(env: str | None, needs: tuple[str, ...], python_spec: str | None, vscode
         click.echo(result.text())
 
 
-@cli.command()
+@cli.command(short_help="Which env this directory resolves to, and is it still valid.")
 @click.option("--short", is_flag=True,
               help="One word for a shell prompt: the env's name, with (changed) or (missing).")
 @json_option
@@ -547,7 +548,10 @@ def status(short: bool, as_json: bool) -> None:
         raise click.exceptions.Exit(1)
 
 
-cli.add_command(status, name="which")
+# `which` is `status` under another name; its own summary line says so in --help.
+which = copy.copy(status)
+which.short_help = "Same as `venvsel status`."
+cli.add_command(which, name="which")
 
 
 # ---- activate / deactivate / shell-hook / run (shells helper) --------------------------------
@@ -562,7 +566,7 @@ def shell_option(f: F) -> F:
     )(f)
 
 
-@cli.command()
+@cli.command(short_help="Print the shell code that activates an env.")
 @click.argument("env_arg", metavar="[ENV]", required=False, type=click.Path())
 @need_options
 @shell_option
@@ -598,7 +602,7 @@ def activate(env_arg: str | None, needs: tuple[str, ...], python_spec: str | Non
         write(result)
 
 
-@cli.command()
+@cli.command(short_help="Print the shell code that leaves the active env.")
 @shell_option
 @json_option
 def deactivate(shell: str | None, as_json: bool) -> None:
@@ -625,7 +629,7 @@ def deactivate(shell: str | None, as_json: bool) -> None:
     write(result)
 
 
-@cli.command("shell-hook")
+@cli.command("shell-hook", short_help="Print the shell function and completion for your rc file.")
 @click.argument("shell", type=click.Choice(("bash", "zsh", "sh", "fish", "pwsh", "powershell",
                                             "cmd")))
 @click.option("--no-completion", is_flag=True, help="Leave out tab completion.")
@@ -675,7 +679,8 @@ def auto_cmd(shell: str, active: str) -> None:
     raise click.exceptions.Exit(auto_main(["--shell", shell, "--active", active]))
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@cli.command(short_help="Run a command inside an env without activating it.",
+             context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.option("--env", "env_arg", metavar="ENV", default=None,
               help="The env to run in (a path). Default: picked by --need/--python.")
 @need_options
@@ -707,7 +712,7 @@ def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as
 
 # ---- trust / untrust (trust helper) --------------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="Trust envs that fail venvsel's trust rule (or list them).")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--list", "as_list", is_flag=True, help="List the envs trusted with this command.")
 @json_option
@@ -758,7 +763,7 @@ def trust(paths: tuple[str, ...], as_list: bool, as_json: bool) -> None:
                    "owner or mode of its checked files changes.")
 
 
-@cli.command()
+@cli.command(short_help="Forget `venvsel trust PATH`.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @json_option
 def untrust(paths: tuple[str, ...], as_json: bool) -> None:
@@ -782,7 +787,7 @@ def untrust(paths: tuple[str, ...], as_json: bool) -> None:
 
 # ---- repair (repair helper) ----------------------------------------------------------------
 
-@cli.command()
+@cli.command(short_help="Install the right PyTorch wheels into an env, with rollback.")
 @click.argument("env", required=False, type=click.Path())
 @click.option("--dry-run", is_flag=True, help="Diagnose and print the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
@@ -848,6 +853,12 @@ def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: s
     report = run_repair(req, confirm=confirm, say=say)
     if as_json:
         emit_json("repair", report.to_data())
+    if report.dry_run and report.cannot_run:
+        click.echo("venvsel: this plan cannot run as it stands: "
+                   + "; ".join(report.cannot_run) + ". Fix that (or give another --index-url "
+                   "or --find-links) and run the dry run again.", err=True)
+        raise click.exceptions.Exit(1)
+    if as_json:
         return
     out = report.outcome
     if out is not None:
@@ -864,7 +875,7 @@ def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: s
 
 # ---- fleet (Slurm helper) ------------------------------------------------------------------
 
-@cli.group()
+@cli.group(short_help="Run doctor or scan on every node of a Slurm cluster, merged.")
 def fleet() -> None:
     """Run `venvsel doctor` or `scan` on every node of a Slurm cluster through one srun step
     (one task per node) and merge what the nodes say into one view.
@@ -924,7 +935,8 @@ def _fleet(command: str, srun_args: tuple[str, ...], roots: tuple[str, ...],
         raise click.exceptions.Exit(report.exit_code)
 
 
-@fleet.command("doctor", context_settings={"ignore_unknown_options": True})
+@fleet.command("doctor", short_help="`venvsel doctor` on every node, merged.",
+               context_settings={"ignore_unknown_options": True})
 @fleet_options
 def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
                  nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],
@@ -946,7 +958,8 @@ def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str |
            queue_timeout=queue_timeout, probe_timeout=timeout, refresh=refresh)
 
 
-@fleet.command("scan", context_settings={"ignore_unknown_options": True})
+@fleet.command("scan", short_help="`venvsel scan` on every node, merged.",
+               context_settings={"ignore_unknown_options": True})
 @fleet_options
 def fleet_scan(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
                nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],

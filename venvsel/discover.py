@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .errors import UsageError
 from .model import Env
+from .order import natural_key
 
 if TYPE_CHECKING:
     from .config import Config
@@ -100,7 +101,7 @@ def _child_dirs(path: str, realpath: RealPaths | None = None) -> list[tuple[str,
                     continue
     except OSError:
         return []
-    out.sort()
+    out.sort(key=lambda c: natural_key(c[0]))  # the one listing order (venvsel/order.py)
     return out
 
 
@@ -441,7 +442,7 @@ def _scan_root(found: _Found, root: str, source: str) -> None:
         for sub_name, sub in _child_dirs(child, found.realpath):
             if sub_name not in _SKIP and _project_candidate(sub_name, sub):
                 hits.append(((name, sub_name), sub))
-    for _, path in sorted(hits):
+    for _, path in sorted(hits, key=lambda h: tuple(natural_key(n) for n in h[0])):
         found.add(path, source)
 
 
@@ -489,23 +490,8 @@ def pyenv_versions_dir() -> str:
     return os.path.join(os.path.expanduser(root), "versions")
 
 
-def _natural(item: tuple[str, str]) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that puts 3.9 before 3.10: digit runs compare as numbers."""
-    parts: list[tuple[int, int | str]] = []
-    run = ""
-    for ch in item[0] + "\0":
-        if ch.isdigit():
-            run += ch
-            continue
-        if run:
-            parts.append((0, int(run)))
-            run = ""
-        parts.append((1, ch))
-    return tuple(parts)
-
-
 def _pyenv(found: _Found) -> None:
-    for _, version in sorted(_child_dirs(pyenv_versions_dir()), key=_natural):
+    for _, version in _child_dirs(pyenv_versions_dir()):  # 3.9 before 3.10
         if _looks_like_env(version, interpreter_is_enough=True):
             found.add(version, "pyenv", "pyenv")
         # pyenv-virtualenv keeps its envs in versions/<base>/envs/<name> (and links

@@ -594,10 +594,11 @@ def _local(root: str) -> Iterator[ProjectEnv]:
     """Env dirs in the project dir, as discovery's project locator sees them (``.venv*``,
     ``venv*``, ``env``, ``.conda``, any dir with pyvenv.cfg): the usual names first."""
     from .discover import _child_dirs, _project_candidate
+    from .order import natural_key
 
     children = [(n, p) for n, p in _child_dirs(root) if _project_candidate(n, p)]
     children.sort(key=lambda c: (LOCAL_NAMES.index(c[0]) if c[0] in LOCAL_NAMES
-                                 else len(LOCAL_NAMES), c[0]))
+                                 else len(LOCAL_NAMES), natural_key(c[0])))
     for n, p in children:
         yield ProjectEnv(p, "local", f"the project's own {n} dir", True)
 

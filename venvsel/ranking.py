@@ -13,7 +13,8 @@ Tiers, best first:
 
 and **never**: an env that cannot run at all (broken, untrusted (venvsel/trust.py), a Python
 too old to probe, or one the live probe found unsupported). Within a tier: newer CUDA build,
-newer torch, shorter path.
+newer torch, newer Python, then the path in the one listing order scan uses
+(:func:`venvsel.order.natural_key`: ``.venv``, ``.venv-gpu``, ``.venv310``).
 
 Pure functions over records already built: no spawn, no file read beyond ``stat``.
 """
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .model import EnvRecord
+from .order import natural_key
 from .projectenv import ProjectEnv
 
 TIERS = ("recorded", "project", "active", "other", "base", "never")
@@ -129,8 +131,8 @@ def rank(records: Sequence[EnvRecord], own: Sequence[ProjectEnv] = ()) -> list[R
         cuda = (probe.torch_cuda if probe else None) or (torch.cuda if torch else None)
         tv = (probe.torch_version if probe else None) or (torch.version if torch else None)
         key = (TIERS.index(tier), hit[0] if hit else len(order), _newest_first(cuda),
-               _newest_first(tv), _newest_first(rec.static.python_version), len(env.path),
-               env.path)
+               _newest_first(tv), _newest_first(rec.static.python_version),
+               natural_key(env.path))
         out.append((key, Ranked(rec, tier, why)))
     out.sort(key=lambda kv: kv[0])
     return [r for _, r in out]

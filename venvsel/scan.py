@@ -23,6 +23,9 @@ class ScanResult:
     records: tuple[EnvRecord, ...]
     roots: tuple[str, ...]
     probed: int = 0  # how many envs were probed live in this call (0 on a warm run)
+    # False for `scan --static`: nothing was started, so every probe shown is one an earlier
+    # live scan left in the cache (each such record says probe_cached too)
+    live: bool = True
 
 
 def _label(env: Env) -> str:
@@ -168,4 +171,4 @@ def scan(
                     on_done=lambda env, _res: bar.advance(_label(env)),
                 )
     shown_roots = tuple(roots) if roots else (os.getcwd(),)
-    return ScanResult(scanner.machine, tuple(records), shown_roots, probed)
+    return ScanResult(scanner.machine, tuple(records), shown_roots, probed, live)

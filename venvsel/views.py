@@ -6,7 +6,7 @@ import sys
 from typing import TextIO
 
 from .doctor import DoctorReport
-from .model import EnvRecord, Machine
+from .model import EnvRecord, Machine, ProbeResult
 from .render import table
 from .scan import ScanResult
 
@@ -45,16 +45,29 @@ def _llama_cell(r: EnvRecord) -> str:
     return f"{ll.version} ({'+'.join(ll.backends) if ll.backends else 'cpu'})"
 
 
-def _live_cell(r: EnvRecord) -> str:
+def _live_cell(r: EnvRecord, *, static: bool = False) -> str:
+    """What the live probe found, in a word or two; "(cached)" in a static scan, where the
+    probe shown is an earlier live scan's."""
     if r.untrusted:
         return "untrusted"
     p = r.probe
     if p is None:
         return "not probed"
+    word = _live_word(p)
+    return f"{word} (cached)" if static and r.probe_cached else word
+
+
+def _live_word(p: ProbeResult) -> str:
     if not p.ok:
         return p.status
     if p.torch_version is None:
-        return "ok"
+        if p.torch_error:
+            return "torch: import failed"
+        if p.llama_version is not None:
+            return "llama: gpu" if p.llama_gpu_offload else "llama: cpu only"
+        # The interpreter ran, but there is nothing GPU-related in it to test; "ok" read as
+        # "can do what you asked".
+        return "python only"
     if p.cuda_available and p.kernel_ok:
         return "cuda ok"
     return "cuda: no" if p.cuda_available is False else "cuda: kernel failed"
@@ -86,13 +99,22 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
                 _llama_cell(r),
                 _outlook_cell(r.prediction.torch_cuda.outlook),
                 _outlook_cell(r.prediction.llama_gpu.outlook),
-                _live_cell(r),
+                _live_cell(r, static=not result.live),
             ]
         )
     table(["ENV", "KIND", "PYTHON", "TORCH", "LLAMA-CPP", "CUDA?", "LLAMA-GPU?", "LIVE"], rows, out)
+    if not result.live and any(r.probe_cached for r in result.records):
+        out.write("\nLIVE (cached): --static started nothing; these are what an earlier live "
+                  "scan found,\nkept in the cache (`venvsel scan` probes what changed since).\n")
     out.write("\nWhy:\n")
     for r in result.records:
         label = r.env.shown_path or r.env.path
+        if _nothing_installed(r):
+            # Nothing GPU-related to judge: one line, not one per need (as doctor says it).
+            p = r.probe
+            probe = f"; live probe: {p.status}: {p.detail}" if p is not None and not p.ok else ""
+            out.write(f"  {label}: neither torch nor llama-cpp-python installed{probe}\n")
+            continue
         out.write(f"  {label}\n")
         if r.env.broken:
             out.write(f"    broken: {r.env.broken}\n")
@@ -114,6 +136,12 @@ def scan_text(result: ScanResult, out: TextIO | None = None) -> None:
         elif p is not None and p.torch_version and p.cuda_available is False:
             said = p.detail or "torch.cuda.is_available() is False"
             out.write(f"    live probe: torch {p.torch_version}: {said}\n")
+
+
+def _nothing_installed(r: EnvRecord) -> bool:
+    """No torch, no llama-cpp-python, nothing broken and nothing to say about trust."""
+    return (r.static.torch is None and r.static.llama is None and not r.env.broken
+            and not r.untrusted and not (r.trust is not None and r.trust.explicit))
 
 
 def _env_block(label: str, checks: tuple[tuple[str, str, str], ...], r: EnvRecord) -> list[str]:

@@ -31,10 +31,20 @@ class RepairReport:
     outcome: Outcome | None = None
     dry_run: bool = False
 
+    @property
+    def cannot_run(self) -> tuple[str, ...]:
+        """Why the plan would fail as it stands (its blockers, a source that could not be
+        reached); a dry run that finds any exits 1 instead of giving an all-clear."""
+        p = self.plan
+        if p is None or p.mode == "none":
+            return ()
+        return (*p.blockers, *((p.torch.unreachable,) if p.torch and p.torch.unreachable
+                               else ()))
+
     def to_data(self) -> dict[str, Any]:
         """The JSON payload: plain facts, commands as argv lists and as shell lines."""
         data: dict[str, Any] = {"env": self.env, "recovered": list(self.recovered),
-                                "dry_run": self.dry_run}
+                                "dry_run": self.dry_run, "cannot_run": list(self.cannot_run)}
         if self.diagnosis is not None:
             data["findings"] = [to_json(f) for f in self.diagnosis.findings]
         if self.plan is not None:

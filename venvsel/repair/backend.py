@@ -221,6 +221,7 @@ def list_versions_argv(
 class VersionListing:
     versions: tuple[str, ...] | None  # None: the source could not be listed
     detail: str  # how it was asked, or why it failed
+    unreachable: bool = False  # no interpreter could reach the source at all
 
 
 def list_versions(
@@ -257,7 +258,10 @@ def list_versions(
             errors.append(f"{source.describe()} could not be reached")
             continue
         errors.append(done.stderr_tail(2) or f"{python} exited with {done.returncode}")
-    return VersionListing(None, "; ".join(e for e in errors if e) or "no interpreter to ask")
+    said = list(dict.fromkeys(e for e in errors if e))  # each interpreter asked may say the same
+    unreachable = bool(said) and all(e.endswith((" could not be reached", " timed out"))
+                                     for e in said)
+    return VersionListing(None, "; ".join(said) or "no interpreter to ask", unreachable)
 
 
 def _newest(versions: Sequence[str]) -> str | None:
@@ -301,6 +305,7 @@ class FamilyPins:
     kept: bool  # the user's torch version is kept
     note: str
     warning: str | None = None  # the source's build looks like another backend's
+    unreachable: str | None = None  # the source could not be reached: the install would fail
 
 
 def _label_mismatch(version: str | None, backend: Backend, where: str) -> str | None:
@@ -327,14 +332,17 @@ def family_pins(
     old = have.get("torch")
     chosen: str | None = None
     kept = False
+    unreachable = None
     if listing.versions is None:
+        # Name the source once: "X could not be reached", not "on X (X could not be reached)".
+        why = (f"{where} could not be reached" if listing.unreachable
+               else f"Could not list the torch versions on {where} ({listing.detail})")
+        unreachable = f"{where} could not be reached" if listing.unreachable else None
         if old:
             chosen, kept = public(old), True
-            note = (f"Could not list the torch versions on {where} ({listing.detail}); asking "
-                    f"for your version, {chosen}.")
+            note = f"{why}; asking for your version, {chosen}."
         else:
-            note = (f"Could not list the torch versions on {where} ({listing.detail}); "
-                    "asking for the newest torch it has.")
+            note = f"{why}; asking for the newest torch it has."
     elif not listing.versions:
         raise UsageError(
             f"{where} offers no torch wheel for this env's Python and platform.",
@@ -366,7 +374,8 @@ def family_pins(
         else:
             series = companion_series(pkg, chosen) if chosen else None
             reqs.append(f"{pkg}=={series}" if series else pkg)
-    return FamilyPins(tuple(reqs), chosen, kept, note, _label_mismatch(chosen, backend, where))
+    return FamilyPins(tuple(reqs), chosen, kept, note, _label_mismatch(chosen, backend, where),
+                      unreachable)
 
 
 def _short_list(versions: Sequence[str], n: int = 5) -> str:

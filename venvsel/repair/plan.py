@@ -181,6 +181,8 @@ class Plan:
         lines.append(f"  On any failure, Ctrl-C or SIGTERM the env is put back from "
                      f"{self.backup_path}, exactly as it was.")
         lines += [f"  Cannot run: {b}" for b in self.blockers]
+        if self.torch is not None and self.torch.unreachable:
+            lines.append(f"  Cannot run: {self.torch.unreachable}")
         return "\n".join(lines)
 
 
@@ -561,8 +563,9 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
             env=sets, unset=unset, timeout=TIMEOUT_TORCH))
         steps.append(Step(
             "install-torch-deps",
-            "Install what that torch build depends on (nvidia-*, triton, ...) with your "
-            f"{installer_kind} configuration",
+            "Install what that torch build depends on "
+            f"({'nvidia-*, triton, ...' if backend.is_cuda else 'sympy, networkx, ...'}) "
+            f"with your {installer_kind} configuration",
             inst.install(*backend.source.extra_args(), *torch_pins.requirements),
             timeout=TIMEOUT_TORCH))
 
