@@ -141,11 +141,13 @@ def create_env(spec: EnvSpec, dest: Path) -> Path:
         raise ValueError(spec.creator)
     if spec.packages:
         py = dest / "bin" / "python"
+        # A venv made --without-pip gets its packages from this interpreter's pip (--python):
+        # nothing but the packages asked for lands in it.
+        pip = ([sys.executable, "-m", "pip", "--python", str(py)] if spec.creator == "venv"
+               else [str(py), "-m", "pip"])
         _run(
             [
-                str(py),
-                "-m",
-                "pip",
+                *pip,
                 "install",
                 "-q",
                 "--disable-pip-version-check",
