@@ -58,11 +58,14 @@ cmd() {
 }
 
 wrapper() {  # wrapper NAME CODE_DIR: a venvsel console script running CODE_DIR's package
+  # The entry point pyproject.toml's console script names: venvsel.fast (the click-free front
+  # door) where the code has it, else the click CLI (code from before it existed).
+  local mod=venvsel.cli; [ -f "$2/venvsel/fast.py" ] && mod=venvsel.fast
   cat > "$W/bin/$1" <<EOF
 #!$(command -v "$PY")
 import sys
 sys.path[:0] = ["$W/site", "$2"]
-from venvsel.cli import entry
+from $mod import entry
 entry()
 EOF
   chmod +x "$W/bin/$1"
@@ -126,7 +129,8 @@ warm() {
   [ -f "$O/.warm" ] && return 0
   log "warm path"
   local impls="main 18"; [ -x "$W/bin/venvsel-16" ] && impls="main 18 16"
-  local args=(--runs 15 --base click --cmd "click=$PY -c 'import click'" --cmd "pass=$PY -S -c pass")
+  impls=${WARM_IMPLS:-$impls}
+  local args=(--runs "${WARM_RUNS:-15}" --base click --cmd "click=$PY -c 'import click'" --cmd "pass=$PY -S -c pass")
   for i in $impls; do
     local exe=venvsel; [ "$i" = 18 ] || exe=venvsel-$i
     ( cd "$P" && VENVSEL_CACHE_DIR=$W/cache-$i "$exe" scan > /dev/null 2>&1 )
@@ -260,7 +264,7 @@ fid17() {  # the bench-parity issue's script (branch issue-17): $1 gpu|cpu
   else
     ( cd "$P" && CUDA_VISIBLE_DEVICES= "$PY" "$G/code17/benchmarks/bench_vs_llama_bench.py" \
         --env "$P/.venv" --synthetic 3b --quant "${Q17CPU:-q4_0}" --fa 0,1 --rounds "${R17CPU:-2}" \
-        --reps 3 -t 16 --build-dir "$build" --same-libs --out "$O/fid17-cpu.json" ) > "$O/fid17-cpu.txt" 2>&1
+        --reps "${REPS17CPU:-3}" -t "${T17CPU:-16}" ${PIN17CPU:+--pin "$PIN17CPU"} --build-dir "$build" --same-libs --out "$O/fid17-cpu.json" ) > "$O/fid17-cpu.txt" 2>&1
   fi
   echo "[exit $?]" >> "$O/fid17-$1.txt"
   tail -14 "$O/fid17-$1.txt" | tee -a "$O/timeline.txt"
