@@ -11,20 +11,31 @@ import copy
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, VenvselError
+
+if TYPE_CHECKING:
+    from .render import Result
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+# ctx.meta key: --json was given (ctx.meta is shared by every context of one invocation).
+JSON = "venvsel.json"
+
+
 def json_option(f: F) -> F:
+    def on(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+        ctx.meta[JSON] = value
+        return value
+
     return click.option(
-        "--json", "as_json", is_flag=True, help="Print the versioned JSON envelope."
+        "--json", "as_json", is_flag=True, callback=on, help="Print the versioned JSON envelope."
     )(f)
 
 
@@ -83,8 +94,23 @@ def cli(ctx: click.Context, debug: bool) -> None:
         enable()
 
 
+@cli.result_callback()
+@click.pass_context
+def render_result(ctx: click.Context, /, result: object, **_: object) -> int:
+    """The one place a command's result becomes output and an exit status, for --json and
+    text alike (render.emit prints; a non-zero status leaves through click's Exit)."""
+    from .render import Result, emit
+
+    if not isinstance(result, Result):  # --help, --version, a group without a command
+        return 0
+    code = emit(result, bool(ctx.meta.get(JSON)))
+    if code:
+        raise click.exceptions.Exit(code)
+    return 0
+
+
 # ---------------------------------------------------------------- commands are added below
-# Each command: parse → one core call → render. Keep imports of core modules inside.
+# Each command: parse → one core call → return its result (views.py); render_result prints.
 
 
 # ---- scan / pick / doctor / require (lead) ------------------------------------------------
@@ -107,7 +133,7 @@ def probe_options(f: F) -> F:
 @probe_options
 @json_option
 def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
-         jobs: int | None, timeout: float | None, as_json: bool) -> None:
+         jobs: int | None, timeout: float | None, as_json: bool) -> Result:
     """Every env found under ROOTS (default: the current directory) and the usual places,
     what each can do on the GPU, and why not.
 
@@ -118,17 +144,11 @@ def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
       venvsel scan --json | jq '.data.records[].env.path'
     """
     from .scan import scan as do_scan
+    from .views import ScanOutput
 
-    result = do_scan(list(roots) or None, live=not static, refresh=refresh, jobs=jobs,
-                     timeout=timeout, include_global=not no_global, progress=not as_json)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("scan", result)
-    else:
-        from .views import scan_text
-
-        scan_text(result)
+    return ScanOutput(do_scan(list(roots) or None, live=not static, refresh=refresh, jobs=jobs,
+                              timeout=timeout, include_global=not no_global,
+                              progress=not as_json))
 
 
 @cli.command(short_help="Print the path of the best env for the needs (or the project's).")
@@ -142,7 +162,7 @@ def scan(roots: tuple[str, ...], static: bool, refresh: bool, no_global: bool,
 @verbose_option
 @json_option
 def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...],
-         timeout: float | None, explain: bool, as_json: bool) -> None:
+         timeout: float | None, explain: bool, as_json: bool) -> Result:
     """Print the path of the best env that satisfies every --need (exit 1 and the reasons
     for each env when none does). With no --need: the project's own env (recorded with
     `venvsel use`, or named by its poetry/pipenv/hatch/pdm/uv/conda/pyenv files, or its
@@ -157,6 +177,7 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
       cd "$(venvsel pick --need llama-gpu)"
     """
     from .selection import pick as do_pick
+    from .views import PickOutput
 
     if not needs and python_spec is None and not roots:
         # The project's recorded choice (`venvsel use`), exactly as activate/run resolve it.
@@ -169,28 +190,10 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
             if explain:
                 click.echo(do_pick((), None).explain_ranking(chosen_path=""), err=True)
             raise
-        if explain:
-            click.echo(do_pick((), None).explain_ranking(chosen_path=env.path), err=True)
-        if as_json:
-            from .render import emit_json
-
-            emit_json("pick", {"chosen": {"env": env}, "recorded": True})
-        else:
-            click.echo(env.path)
-        return
+        ranking = do_pick((), None).explain_ranking(chosen_path=env.path) if explain else None
+        return PickOutput(recorded=env, ranking=ranking)
     result = do_pick(needs, python_spec, roots=list(roots) or None, timeout=timeout)
-    if explain:
-        click.echo(result.explain_ranking(), err=True)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("pick", result)
-    elif result.chosen is not None:
-        click.echo(result.chosen.env.path)
-    if result.chosen is None:
-        if not as_json:
-            click.echo(result.explain(), err=True)
-        raise click.exceptions.Exit(1)
+    return PickOutput(result, ranking=result.explain_ranking() if explain else None)
 
 
 @cli.command(short_help="The root-cause report: machine, envs, best env per need, fixes.")
@@ -200,7 +203,7 @@ def pick(needs: tuple[str, ...], python_spec: str | None, roots: tuple[str, ...]
 @verbose_option
 @json_option
 def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: float | None,
-           as_json: bool) -> None:
+           as_json: bool) -> Result:
     """The root-cause report: machine, driver, every env with its verdict, the best env per
     need, and numbered fixes.
 
@@ -210,24 +213,17 @@ def doctor(roots: tuple[str, ...], refresh: bool, jobs: int | None, timeout: flo
       venvsel doctor --json > report.json
     """
     from .doctor import doctor as do_doctor
+    from .views import DoctorOutput
 
-    report = do_doctor(list(roots) or None, refresh=refresh, jobs=jobs, timeout=timeout,
-                       progress=not as_json)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("doctor", report)
-    else:
-        from .views import doctor_text
-
-        doctor_text(report)
+    return DoctorOutput(do_doctor(list(roots) or None, refresh=refresh, jobs=jobs,
+                                  timeout=timeout, progress=not as_json))
 
 
 @cli.command(short_help="Exit 1 unless the active env satisfies every --need.")
 @need_options
 @verbose_option
 @json_option
-def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> None:
+def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> Result:
     """Exit 0 when the active env (VIRTUAL_ENV, else the `python` on PATH) satisfies every
     --need; otherwise exit 1 naming an env that would, and the command to switch to it.
 
@@ -236,16 +232,9 @@ def require(needs: tuple[str, ...], python_spec: str | None, as_json: bool) -> N
       venvsel require --need cuda && python train.py
     """
     from .guard import check_shell_env
+    from .views import RequireOutput
 
-    result = check_shell_env(needs, python_spec)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("require", result)
-    elif not result.ok:
-        click.echo(result.message, err=True)
-    if not result.ok:
-        raise click.exceptions.Exit(1)
+    return RequireOutput(check_shell_env(needs, python_spec))
 
 
 # ---- cache (probe/cache helper) ------------------------------------------------------------
@@ -263,7 +252,7 @@ def cache() -> None:
 
 @cache.command("info", short_help="Where the cache is, how many envs it holds, its size.")
 @json_option
-def cache_info(as_json: bool) -> None:
+def cache_info(as_json: bool) -> Result:
     """Where the cache is, how many envs it remembers and how big it is.
 
     \b
@@ -272,28 +261,14 @@ def cache_info(as_json: bool) -> None:
       venvsel cache info --json | jq .data.count
     """
     from .cache import Cache
+    from .views import CacheInfoOutput
 
-    data = Cache().info()
-    if as_json:
-        from .render import emit_json
-
-        emit_json("cache info", data)
-        return
-    import time
-
-    def when(t: float | None) -> str:
-        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t is not None else "-"
-
-    click.echo(f"dir:     {data['dir']}")
-    click.echo(f"file:    {data['file']}")
-    click.echo(f"entries: {data['count']} ({data['bytes']} bytes)")
-    click.echo(f"oldest:  {when(data['oldest'])}")
-    click.echo(f"newest:  {when(data['newest'])}")
+    return CacheInfoOutput(Cache().info())
 
 
 @cache.command("clear", short_help="Forget every cached probe.")
 @json_option
-def cache_clear(as_json: bool) -> None:
+def cache_clear(as_json: bool) -> Result:
     """Forget every cached probe; the next scan probes every env again.
 
     \b
@@ -301,16 +276,10 @@ def cache_clear(as_json: bool) -> None:
       venvsel cache clear
     """
     from .cache import Cache
+    from .views import CacheClearOutput
 
     store = Cache()
-    removed = store.clear()
-    if as_json:
-        from .render import emit_json
-
-        emit_json("cache clear", {"dir": str(store.root), "removed": removed})
-    else:
-        noun = "entry" if removed == 1 else "entries"
-        click.echo(f"removed {removed} cache {noun} from {store.root}")
+    return CacheClearOutput.of(store, store.clear())
 
 
 # ---- bench (bench helper) ------------------------------------------------------------------
@@ -386,7 +355,7 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
           type_k: str | None, type_v: str | None, flash_attn: str | None, threads: str | None,
           n_ctx: int | None, delay: float, no_warmup: bool, output: str | None,
           compare_files: tuple[str, str] | None, e2e_gen: int, timeout: float,
-          json_out: str | None, markdown: str | None, plot: str | None) -> None:
+          json_out: str | None, markdown: str | None, plot: str | None) -> Result:
     """Benchmark llama.cpp inside an env, like llama-bench: pp and tg tokens/s (median ±
     stdev), load time, words/s of a job over a document, and where the layers really went.
     Asking for the GPU and getting the CPU is a FALLBACK: exit 1, with the reason and the fix.
@@ -411,18 +380,13 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
     from . import errors as _errors
     from .bench import matrix as bm
     from .bench import report as bench_report
+    from .views import BenchCompareOutput, BenchOutput
 
+    click.get_current_context().meta[JSON] = json_out == "-"  # --json F writes a file
     if compare_files:
         from .bench import compare as bench_compare
 
-        comp = bench_compare.compare(*compare_files)
-        if json_out == "-":
-            from .render import emit_json
-
-            emit_json("bench", comp.as_data(), sys.stdout)
-        else:
-            click.echo(bench_compare.render(comp), nl=False)
-        return
+        return BenchCompareOutput(bench_compare.compare(*compare_files))
     from .bench.run import DEFAULT_DOC, BenchParams, BenchRequest
     from .bench.run import bench as do_bench
 
@@ -452,9 +416,8 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
                        n_gpu_layers=tuple(int(x) for x in ngl if x is not None) or None,
                        params=params)
     result = do_bench(req, progress=json_out != "-" and output is None)
-    bench_report.write_outputs(result, json_out=json_out, markdown=markdown, plot=plot,
-                               stdout=sys.stdout, output=output)
-    bench_report.raise_for(result)
+    bench_report.write_files(result, json_out=json_out, markdown=markdown, plot=plot)
+    return BenchOutput(result, output=output)
 
 
 # ---- use / status (project pinning helper) -------------------------------------------------
@@ -474,7 +437,8 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
               help="Seconds the confirming live probe may take (default 30).")
 @json_option
 def use(env: str | None, needs: tuple[str, ...], python_spec: str | None, vscode: bool,
-        link: str | None, direnv: bool, undo: bool, timeout: float | None, as_json: bool) -> None:
+        link: str | None, direnv: bool, undo: bool, timeout: float | None,
+        as_json: bool) -> Result:
     """Pin this project to the env that fits: record its needs and the chosen env (ENV, or
     the best one for --need) in pyproject.toml [tool.venvsel] (else .venvsel.toml). Then
     `venvsel activate`, `pick`, `run` and `bench` with no --need use them here, and
@@ -490,37 +454,25 @@ def use(env: str | None, needs: tuple[str, ...], python_spec: str | None, vscode
       venvsel use --undo                  # everything back as it was
     """
     from .errors import UsageError
+    from .views import UndoOutput, UseOutput
 
     if undo:
         if env or needs or python_spec or vscode or link or direnv:
             raise UsageError("--undo takes no ENV or other options.")
         from .use import undo as do_undo
 
-        undone = do_undo()
-        if as_json:
-            from .render import emit_json
-
-            emit_json("use", {"undo": undone})
-        else:
-            click.echo(undone.text())
-        return
+        return UndoOutput(do_undo())
     from .use import use_env
 
-    result = use_env(env, needs, python_spec, vscode=vscode, link=link, direnv=direnv,
-                     timeout=timeout)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("use", result)
-    else:
-        click.echo(result.text())
+    return UseOutput(use_env(env, needs, python_spec, vscode=vscode, link=link, direnv=direnv,
+                             timeout=timeout))
 
 
 @cli.command(short_help="Which env this directory resolves to, and is it still valid.")
 @click.option("--short", is_flag=True,
               help="One word for a shell prompt: the env's name, with (changed) or (missing).")
 @json_option
-def status(short: bool, as_json: bool) -> None:
+def status(short: bool, as_json: bool) -> Result:
     """Which env this directory resolves to and why: the project's recorded needs and env,
     and whether that env is still valid (deleted? changed since it was chosen?). Reads files
     only, starts nothing: fast enough for a shell prompt. Exit 1 when the recorded env is
@@ -533,19 +485,9 @@ def status(short: bool, as_json: bool) -> None:
       venvsel status --json | jq .data.state
     """
     from .project import status as do_status
+    from .views import StatusOutput
 
-    result = do_status()
-    if as_json:
-        from .render import emit_json
-
-        emit_json("status", result)
-    elif short:
-        if result.short():
-            click.echo(result.short())
-    else:
-        click.echo(result.text())
-    if not result.ok:
-        raise click.exceptions.Exit(1)
+    return StatusOutput(do_status(), short=short)
 
 
 # `which` is `status` under another name; its own summary line says so in --help.
@@ -575,7 +517,7 @@ def shell_option(f: F) -> F:
 @verbose_option
 @json_option
 def activate(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None,
-             shell: str | None, prompt: str | None, as_json: bool) -> None:
+             shell: str | None, prompt: str | None, as_json: bool) -> Result:
     """Print the code that activates an env in your shell: deactivates the active env, sets
     VIRTUAL_ENV (CONDA_PREFIX for conda envs), puts its bin dir first on PATH, unsets
     PYTHONHOME, prefixes the prompt and defines `deactivate`, which restores exactly what was
@@ -590,22 +532,17 @@ def activate(env_arg: str | None, needs: tuple[str, ...], python_spec: str | Non
       venvsel activate --shell pwsh .venv | Out-String | Invoke-Expression
       venvsel shell-hook bash        # then plain `venvsel activate ENV` works (see shell-hook)
     """
-    from .shells import activation, write
+    from .shells import activation
+    from .views import ShellCodeOutput
 
-    result = activation(env_arg, needs, python_spec, shell=shell, prompt=prompt)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("activate", {"shell": result.shell, "env": result.env, "prompt": result.prompt,
-                               "code": result.code})
-    else:
-        write(result)
+    return ShellCodeOutput.activation(activation(env_arg, needs, python_spec, shell=shell,
+                                                 prompt=prompt))
 
 
 @cli.command(short_help="Print the shell code that leaves the active env.")
 @shell_option
 @json_option
-def deactivate(shell: str | None, as_json: bool) -> None:
+def deactivate(shell: str | None, as_json: bool) -> Result:
     """Print the code that leaves the active env and restores the variables and prompt that
     were there before `venvsel activate` (also from a child shell, where the `deactivate`
     function does not exist). Prints nothing when no env is active.
@@ -615,18 +552,10 @@ def deactivate(shell: str | None, as_json: bool) -> None:
       eval "$(venvsel deactivate)"
       venvsel deactivate --shell fish | source
     """
-    from .shells import deactivation, write
+    from .shells import deactivation
+    from .views import ShellCodeOutput
 
-    result = deactivation(shell=shell)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("deactivate", {"shell": result.shell, "active": not result.nothing_active,
-                                 "code": result.code})
-        return
-    if result.nothing_active:
-        click.echo("venvsel: no environment is active", err=True)
-    write(result)
+    return ShellCodeOutput.deactivation(deactivation(shell=shell))
 
 
 @cli.command("shell-hook", short_help="Print the shell function and completion for your rc file.")
@@ -637,7 +566,7 @@ def deactivate(shell: str | None, as_json: bool) -> None:
               help="Also activate a project's env on cd into it, and leave it on cd out "
               "(bash, zsh, fish, pwsh).")
 @json_option
-def shell_hook(shell: str, no_completion: bool, auto: bool, as_json: bool) -> None:
+def shell_hook(shell: str, no_completion: bool, auto: bool, as_json: bool) -> Result:
     """Print the shell hook: a `venvsel` shell function that makes `venvsel activate ...` and
     `venvsel deactivate` change the current shell, plus tab completion (bash, zsh, fish).
     The hook calls venvsel by the absolute path it was loaded from, so it keeps working in
@@ -655,28 +584,25 @@ def shell_hook(shell: str, no_completion: bool, auto: bool, as_json: bool) -> No
       venvsel shell-hook pwsh | Out-String | Invoke-Expression    # in $PROFILE
       venvsel shell-hook cmd > %USERPROFILE%\\venvsel.bat  # cmd.exe: a helper batch file
     """
-    from .shells import ShellCode, hook, write
+    from .shells import ShellCode, hook
+    from .views import ShellCodeOutput
 
     text = hook(shell, command=cli, completion=not no_completion, auto=auto)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("shell-hook", {"shell": shell, "code": text})
-    else:
-        write(ShellCode(shell=shell, code=text, env=None))
+    return ShellCodeOutput.hook(ShellCode(shell=shell, code=text, env=None))
 
 
 @cli.command("auto", hidden=True)
 @click.option("--shell", required=True, type=click.Choice(("bash", "zsh", "fish", "pwsh",
                                                              "powershell")))
 @click.option("--active", default="", help="The env auto-activation activated before.")
-def auto_cmd(shell: str, active: str) -> None:
+def auto_cmd(shell: str, active: str) -> Result:
     """What the --auto hook runs when the directory changed: code that activates the env of
     the project here, or leaves the one auto-activation put there (see `shell-hook --auto`).
     """
     from .auto import main as auto_main
+    from .views import ExitOutput
 
-    raise click.exceptions.Exit(auto_main(["--shell", shell, "--active", active]))
+    return ExitOutput("auto", auto_main(["--shell", shell, "--active", active]))
 
 
 @cli.command(short_help="Run a command inside an env without activating it.",
@@ -688,7 +614,7 @@ def auto_cmd(shell: str, active: str) -> None:
 @json_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as_json: bool,
-        command: tuple[str, ...]) -> int:
+        command: tuple[str, ...]) -> Result:
     """Run CMD inside an env, exactly as if it were activated, without touching your shell.
     stdin/stdout/stderr pass through; SIGTERM/SIGHUP (and Ctrl-C not sent by the terminal)
     are forwarded to CMD. The exit status is CMD's, 128+N when signal N killed it, 127 when
@@ -701,13 +627,9 @@ def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as
       venvsel run --need torch --json -- pytest -q     # envelope printed after CMD exits
     """
     from .runenv import run_in
+    from .views import RunOutput
 
-    result = run_in(env_arg, needs, python_spec, command)
-    if as_json:
-        from .render import emit_json
-
-        emit_json("run", result)
-    return result.exit_code
+    return RunOutput(run_in(env_arg, needs, python_spec, command))
 
 
 # ---- trust / untrust (trust helper) --------------------------------------------------------
@@ -716,7 +638,7 @@ def run(env_arg: str | None, needs: tuple[str, ...], python_spec: str | None, as
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--list", "as_list", is_flag=True, help="List the envs trusted with this command.")
 @json_option
-def trust(paths: tuple[str, ...], as_list: bool, as_json: bool) -> None:
+def trust(paths: tuple[str, ...], as_list: bool, as_json: bool) -> Result:
     """Trust envs that fail venvsel's trust rule (someone else owns them, or group/others can
     write them), so that venvsel may probe, choose and run them. The trust lapses as soon as
     the owner or mode of any checked path changes (then run this again). See README "Trust".
@@ -729,44 +651,24 @@ def trust(paths: tuple[str, ...], as_list: bool, as_json: bool) -> None:
     """
     from .errors import UsageError
     from .trust import trust_env, trusted_list
+    from .views import TrustListOutput, TrustOutput
 
     if as_list:
         if paths:
             raise UsageError("--list takes no PATH.")
-        records = trusted_list()
-        if as_json:
-            from .render import emit_json
-
-            emit_json("trust", {"trusted": records})
-            return
-        if not records:
-            click.echo("No env is trusted explicitly (`venvsel trust PATH` adds one).")
-        for r in records:
-            words = {"holds": "holds", "lapsed": "LAPSED: ownership or modes changed since",
-                     "gone": "gone: no longer an env"}[r.state]
-            click.echo(f"{r.path}  owner {r.owner}  {words}")
-        return
+        return TrustListOutput(tuple(trusted_list()))
     if not paths:
         raise UsageError("which env? e.g. `venvsel trust .venv`, or `venvsel trust --list`.")
     from .discover import env_from_path
 
     envs = [env_from_path(p) for p in paths]  # all of them valid before recording any
-    done = [trust_env(env) for env in envs]
-    if as_json:
-        from .render import emit_json
-
-        emit_json("trust", {"trusted": done})
-        return
-    for r in done:
-        why = f"it fails the rule: {r.rule}" if r.rule else "it passes the rule anyway"
-        click.echo(f"trusted {r.path} (owner {r.owner}; {why}). The trust lapses when the "
-                   "owner or mode of its checked files changes.")
+    return TrustOutput(tuple(trust_env(env) for env in envs))
 
 
 @cli.command(short_help="Forget `venvsel trust PATH`.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @json_option
-def untrust(paths: tuple[str, ...], as_json: bool) -> None:
+def untrust(paths: tuple[str, ...], as_json: bool) -> Result:
     """Forget `venvsel trust PATH`: venvsel's trust rule alone decides again.
 
     
@@ -774,15 +676,9 @@ def untrust(paths: tuple[str, ...], as_json: bool) -> None:
       venvsel untrust /shared/envs/team-cuda
     """
     from .trust import untrust as do_untrust
+    from .views import UntrustOutput
 
-    removed = {p: do_untrust(p) for p in paths}
-    if as_json:
-        from .render import emit_json
-
-        emit_json("untrust", {"removed": removed})
-        return
-    for p, was in removed.items():
-        click.echo(f"untrusted {p}" if was else f"{p} was not trusted explicitly; nothing to do")
+    return UntrustOutput({p: do_untrust(p) for p in paths})
 
 
 # ---- repair (repair helper) ----------------------------------------------------------------
@@ -814,7 +710,7 @@ def untrust(paths: tuple[str, ...], as_json: bool) -> None:
 @json_option
 def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: str | None,
            find_links: str | None, rebuild: bool, python: str | None, with_llama: bool | None,
-           installer: str, discard_backup: bool, recover: bool, as_json: bool) -> None:
+           installer: str, discard_backup: bool, recover: bool, as_json: bool) -> Result:
     """Repair ENV: install the PyTorch wheels matched to this machine's driver and GPUs,
     verify with a live probe, and never lose the env (it is restored exactly on any failure,
     Ctrl-C or SIGTERM; exit 3).
@@ -832,8 +728,8 @@ def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: s
       venvsel repair --recover                  # put back envs of an interrupted repair
     """
     from .errors import UsageError
-    from .render import emit_json
     from .repair import RepairRequest, run_repair
+    from .views import RepairOutput
 
     def say(text: str) -> None:
         click.echo(text, err=as_json)
@@ -850,27 +746,7 @@ def repair(env: str | None, dry_run: bool, yes: bool, backend: str, index_url: s
                         rebuild=rebuild, python=python, with_llama=with_llama,
                         installer=installer, dry_run=dry_run, yes=yes,
                         discard_backup=discard_backup, recover=recover)
-    report = run_repair(req, confirm=confirm, say=say)
-    if as_json:
-        emit_json("repair", report.to_data())
-    if report.dry_run and report.cannot_run:
-        click.echo("venvsel: this plan cannot run as it stands: "
-                   + "; ".join(report.cannot_run) + ". Fix that (or give another --index-url "
-                   "or --find-links) and run the dry run again.", err=True)
-        raise click.exceptions.Exit(1)
-    if as_json:
-        return
-    out = report.outcome
-    if out is not None:
-        click.echo(f"Repaired {report.plan.label if report.plan else env}: {out.reason}.")
-        for change in out.changes:
-            click.echo(f"  {change}")
-        for note in out.notes:
-            click.echo(f"  Note: {note}")
-        if out.backup_path:
-            click.echo(f"Backup of the original env kept at {out.backup_path} "
-                       "(delete it when satisfied, or use --discard-backup next time).")
-        click.echo(f"Transcript: {out.log_path}")
+    return RepairOutput(run_repair(req, confirm=confirm, say=say), env_arg=env)
 
 
 # ---- fleet (Slurm helper) ------------------------------------------------------------------
@@ -919,20 +795,13 @@ def fleet_options(f: F) -> F:
 
 
 def _fleet(command: str, srun_args: tuple[str, ...], roots: tuple[str, ...],
-           venvsel_cmd: str | None, as_json: bool, **kw: Any) -> None:
-    from .fleet import FleetRequest, fleet_text, parse_venvsel
+           venvsel_cmd: str | None, **kw: Any) -> Result:
+    from .fleet import FleetRequest, parse_venvsel
     from .fleet import fleet as do_fleet
+    from .views import FleetOutput
 
-    report = do_fleet(FleetRequest(command=command, roots=roots, srun_args=srun_args,
-                                   venvsel=parse_venvsel(venvsel_cmd), **kw))
-    if as_json:
-        from .render import emit_json
-
-        emit_json(f"fleet {command}", report)
-    else:
-        fleet_text(report)
-    if report.exit_code:
-        raise click.exceptions.Exit(report.exit_code)
+    return FleetOutput(do_fleet(FleetRequest(command=command, roots=roots, srun_args=srun_args,
+                                             venvsel=parse_venvsel(venvsel_cmd), **kw)))
 
 
 @fleet.command("doctor", short_help="`venvsel doctor` on every node, merged.",
@@ -941,7 +810,7 @@ def _fleet(command: str, srun_args: tuple[str, ...], roots: tuple[str, ...],
 def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
                  nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],
                  node_timeout: float, queue_timeout: float, timeout: float | None,
-                 refresh: bool, venvsel_cmd: str | None, as_json: bool) -> None:
+                 refresh: bool, venvsel_cmd: str | None, as_json: bool) -> Result:
     """`venvsel doctor` on every node (one srun step, one task per node), merged: per node
     the driver, the newest CUDA it runs and its GPUs; per env (by path) the nodes where it
     runs CUDA and why not on the others. Arguments after `--` go to srun verbatim. Exit 1
@@ -953,7 +822,7 @@ def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str |
       venvsel fleet doctor -w 'gpu[01-02]' --json | jq '.data.envs[] | {label, cuda_on}'
       venvsel fleet doctor -N 2 -- --account=ml --qos=debug
     """
-    _fleet("doctor", srun_args, roots, venvsel_cmd, as_json, nodes=nodes, partition=partition,
+    return _fleet("doctor", srun_args, roots, venvsel_cmd, nodes=nodes, partition=partition,
            nodelist=nodelist, gpus_per_node=gpus_per_node, node_timeout=node_timeout,
            queue_timeout=queue_timeout, probe_timeout=timeout, refresh=refresh)
 
@@ -964,7 +833,7 @@ def fleet_doctor(srun_args: tuple[str, ...], nodes: str | None, partition: str |
 def fleet_scan(srun_args: tuple[str, ...], nodes: str | None, partition: str | None,
                nodelist: str | None, gpus_per_node: str | None, roots: tuple[str, ...],
                node_timeout: float, queue_timeout: float, timeout: float | None,
-               refresh: bool, venvsel_cmd: str | None, as_json: bool) -> None:
+               refresh: bool, venvsel_cmd: str | None, as_json: bool) -> Result:
     """`venvsel scan` on every node (one srun step, one task per node), merged like
     `fleet doctor`. Arguments after `--` go to srun verbatim.
 
@@ -972,7 +841,7 @@ def fleet_scan(srun_args: tuple[str, ...], nodes: str | None, partition: str | N
     Examples:
       venvsel fleet scan -N 2 --root ~/proj
     """
-    _fleet("scan", srun_args, roots, venvsel_cmd, as_json, nodes=nodes, partition=partition,
+    return _fleet("scan", srun_args, roots, venvsel_cmd, nodes=nodes, partition=partition,
            nodelist=nodelist, gpus_per_node=gpus_per_node, node_timeout=node_timeout,
            queue_timeout=queue_timeout, probe_timeout=timeout, refresh=refresh)
 

@@ -4,7 +4,8 @@ Both run in shell start-up and prompt hooks, where importing click costs as much
 venvsel's own work. Their usual forms (``--need``, ``--python``, ``--root``; ``ENV``,
 ``--shell``, ``--prompt``) are read here by hand and answered by the very core functions
 the click commands call (:func:`venvsel.selection.pick`, :func:`venvsel.shells.activation`),
-printed the same way, with the same exit codes. Anything else (``--json``, ``--help``,
+wrapped in the same result classes (venvsel/views.py) and printed by the same
+:func:`venvsel.render.emit`, with the same exit codes. Anything else (``--json``, ``--help``,
 ``--debug``, another command, an option this does not know, a value it would not print
 exactly as click does) goes to the click CLI unchanged, which then does all the work:
 this module decides before doing any.
@@ -68,30 +69,29 @@ def _printable(text: str) -> bool:
 
 
 def _pick(opts: dict[str, list[str]]) -> int | None:
+    from .render import emit
+    from .views import PickOutput
+
     needs = tuple(opts.get("--need", ()))
     python = opts.get("--python", [None])[0]
     roots = opts.get("--root", [])
     if not needs and python is None and not roots:
         from .selection import resolve_env
 
-        path = resolve_env(None, (), None).path
+        out = PickOutput(recorded=resolve_env(None, (), None))
     else:
         from .selection import pick
 
-        result = pick(needs, python, roots=roots or None)
-        if result.chosen is None:
-            sys.stderr.write(result.explain() + "\n")
-            return 1
-        path = result.chosen.env.path
-    if not _printable(path):
+        out = PickOutput(pick(needs, python, roots=roots or None))
+    if not _printable(out.text()):
         return None
-    sys.stdout.write(path + "\n")
-    sys.stdout.flush()
-    return 0
+    return emit(out, False)  # the one renderer the click command's result goes through
 
 
 def _activate(opts: dict[str, list[str]], args: list[str]) -> int:
-    from .shells import activation, write
+    from .render import emit
+    from .shells import activation
+    from .views import ShellCodeOutput
 
     result = activation(
         args[0] if args else None,
@@ -100,8 +100,7 @@ def _activate(opts: dict[str, list[str]], args: list[str]) -> int:
         shell=opts.get("--shell", [None])[0],
         prompt=opts.get("--prompt", [None])[0],
     )
-    write(result)
-    return 0
+    return emit(ShellCodeOutput.activation(result), False)
 
 
 def run(argv: list[str]) -> int | None:

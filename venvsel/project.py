@@ -407,31 +407,6 @@ class Status:
         name = os.path.basename(self.env)
         return name if self.state in ("ok", "unverified", "tool") else f"{name} ({self.state})"
 
-    def text(self) -> str:
-        wanted = " and ".join([*self.needs, *([f"python{self.python}"] if self.python else [])])
-        if self.root is None:
-            lines = [f"project  none ({self.detail})"]
-        elif self.settings_file is None:  # no venvsel settings: the env its tools name
-            lines = [f"project  {self.root}",
-                     f"env      {self.env or '(none)'}",
-                     f"state    {self.state}: {self.detail}"]
-        else:
-            lines = [f"project  {self.root}  ({os.path.basename(self.settings_file or '')})",
-                     f"needs    {wanted or '(none)'}",
-                     f"env      {self.env or '(none recorded)'}",
-                     f"state    {self.state}: {self.detail}"]
-            if self.chosen_at is not None:
-                import time
-
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.chosen_at))
-                lines[-1] += f" (chosen {when})"
-        if self.active:
-            mark = "  (the project's env)" if self.active_is_env else (
-                "  (not the project's env)" if self.root is not None and self.env else "")
-            lines.append(f"active   {self.active}{mark}")
-        lines.append(self.message)
-        return "\n".join(lines)
-
 
 def _active_env() -> str | None:
     return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX") or None

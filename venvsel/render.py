@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -17,9 +16,83 @@ def envelope(command: str, data: Any) -> dict[str, Any]:
 
 
 def emit_json(command: str, data: Any, stream: TextIO | None = None) -> None:
+    # json only here: a warm `venvsel activate` prints text through this module (fast.py)
+    # and would pay for an import it never uses (`python -X importtime -c "import json"`:
+    # 4.7-6.6 ms cumulative on the CI-like machine; benchmarks/warm_path.py).
+    import json
+
     out = stream or sys.stdout
     json.dump(envelope(command, data), out, indent=2, ensure_ascii=False)
     out.write("\n")
+
+
+class Result:
+    """What a command returns: its JSON form (:meth:`data`, in the envelope as ``command``),
+    its text form (:meth:`text` on stdout, :meth:`text_err` on stderr) and its exit code.
+
+    :func:`emit` is the one place a result becomes output, for ``--json`` and text alike;
+    the click CLI (``cli.render_result``) and the click-free front door (venvsel/fast.py)
+    both go through it, so they print the same bytes. Known failures that stop a command
+    before it has a result stay exceptions (venvsel/errors.py).
+    """
+
+    @property
+    def command(self) -> str:
+        """The envelope's ``command``: the command's name as typed (``cache info``)."""
+        raise NotImplementedError
+
+    @property
+    def exit_code(self) -> int:
+        return 0
+
+    def data(self) -> Any:
+        """The envelope's ``data``: dataclasses and plain values (``model.to_json`` runs)."""
+        raise NotImplementedError
+
+    def text(self) -> str | bytes:
+        """stdout in text mode; bytes are written unchanged (shell code)."""
+        return ""
+
+    def text_err(self) -> str:
+        """stderr in text mode only (why nothing was printed on stdout)."""
+        return ""
+
+    def notes(self) -> str:
+        """stderr in both modes, before stdout (``pick --explain``, a dry run that cannot
+        run): what --json must not mix into its stdout."""
+        return ""
+
+
+def emit(result: Result, as_json: bool, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Print ``result`` (the envelope with ``as_json``, else its text) and return its exit
+    code."""
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    notes = result.notes()
+    if notes:
+        err.write(notes)
+        err.flush()
+    if as_json:
+        emit_json(result.command, result.data(), out)
+        out.flush()
+        return result.exit_code
+    text = result.text()
+    if isinstance(text, bytes):
+        binary = getattr(out, "buffer", None)
+        out.flush()
+        if binary is None:  # a replaced text stream (tests): the text as is
+            out.write(text.decode("utf-8", "surrogateescape"))
+        else:
+            binary.write(text)
+            binary.flush()
+    elif text:
+        out.write(text)
+        out.flush()
+    said = result.text_err()
+    if said:
+        err.write(said)
+        err.flush()
+    return result.exit_code
 
 
 def table(

@@ -1,14 +1,45 @@
-"""Plain-text views of scan, pick and doctor results (JSON goes through render.emit_json)."""
+"""The output layer: one result class per command (its JSON form, its text form, its exit
+code; :class:`venvsel.render.Result`) and the plain-text views they are made of. cli.py and
+fast.py print a result with :func:`venvsel.render.emit`, nowhere else.
+
+Texts that stay with their own module, because the core raises them as error messages or
+streams them while it works: ``PickResult.explain``/``explain_ranking`` (selection.py),
+the repair's diagnosis and plan (repair/, said while it runs), the bench report's formats
+(bench/report.py) and the fleet table (fleet.py); the results below call them.
+
+Light on purpose: a warm ``venvsel pick``/``activate`` (fast.py) prints through this
+module, so the core types are imported for type checking only.
+"""
 
 from __future__ import annotations
 
+import io
+import os
 import sys
-from typing import TextIO
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .doctor import DoctorReport
 from .model import EnvRecord, Machine, ProbeResult
-from .render import table
-from .scan import ScanResult
+from .render import Result, table
+
+if TYPE_CHECKING:
+    from .bench.compare import Comparison
+    from .bench.report import Report as BenchReport
+    from .cache import Cache
+    from .doctor import DoctorReport
+    from .fleet import FleetReport
+    from .guard import GuardResult
+    from .model import Env
+    from .project import Status
+    from .repair import RepairReport
+    from .runenv import RunResult
+    from .scan import ScanResult
+    from .selection import PickResult
+    from .shells import ShellCode
+    from .trust import TrustRecord
+    from .use import UndoResult, UseResult
 
 
 def machine_lines(m: Machine) -> list[str]:
@@ -236,3 +267,526 @@ def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
         fixes = _grouped_fixes(report.fixes, [label for label, _ in blocks])
     for i, fix in enumerate(fixes, 1):
         out.write(f"  {i}. {fix}\n")
+
+
+def _captured(write: Callable[[TextIO], None]) -> str:
+    buf = io.StringIO()
+    write(buf)
+    return buf.getvalue()
+
+
+def _line(text: str) -> str:
+    """As click.echo prints one message: the text and a newline."""
+    return text + "\n"
+
+
+# --------------------------------------------------------------------------- scan / doctor
+
+
+@dataclass(frozen=True)
+class ScanOutput(Result):
+    result: ScanResult
+
+    @property
+    def command(self) -> str:
+        return "scan"
+
+    def data(self) -> Any:
+        return self.result
+
+    def text(self) -> str:
+        return _captured(lambda out: scan_text(self.result, out))
+
+
+@dataclass(frozen=True)
+class DoctorOutput(Result):
+    report: DoctorReport
+
+    @property
+    def command(self) -> str:
+        return "doctor"
+
+    def data(self) -> Any:
+        return self.report
+
+    def text(self) -> str:
+        return _captured(lambda out: doctor_text(self.report, out))
+
+
+# --------------------------------------------------------------------------- pick / require
+
+
+@dataclass(frozen=True)
+class PickOutput(Result):
+    """``pick``: the chosen env's path (stdout), or why none fits (stderr, exit 1). With no
+    need, ``recorded`` is the project's own env and ``result`` is None."""
+
+    result: PickResult | None = None
+    recorded: Env | None = None
+    ranking: str | None = None  # --explain: every env in rank order (stderr, both modes)
+
+    @property
+    def command(self) -> str:
+        return "pick"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.result is not None and self.result.chosen is None else 0
+
+    def data(self) -> Any:
+        if self.result is None:
+            return {"chosen": {"env": self.recorded}, "recorded": True}
+        return self.result
+
+    def text(self) -> str:
+        if self.recorded is not None:
+            return _line(self.recorded.path)
+        if self.result is not None and self.result.chosen is not None:
+            return _line(self.result.chosen.env.path)
+        return ""
+
+    def text_err(self) -> str:
+        if self.result is not None and self.result.chosen is None:
+            return _line(self.result.explain())
+        return ""
+
+    def notes(self) -> str:
+        return _line(self.ranking) if self.ranking is not None else ""
+
+
+@dataclass(frozen=True)
+class RequireOutput(Result):
+    result: GuardResult
+
+    @property
+    def command(self) -> str:
+        return "require"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.result.ok else 1
+
+    def data(self) -> Any:
+        return self.result
+
+    def text_err(self) -> str:
+        return "" if self.result.ok else _line(self.result.message)
+
+
+# --------------------------------------------------------------------------- cache
+
+
+@dataclass(frozen=True)
+class CacheInfoOutput(Result):
+    info: dict[str, Any]
+
+    @property
+    def command(self) -> str:
+        return "cache info"
+
+    def data(self) -> Any:
+        return self.info
+
+    def text(self) -> str:
+        def when(t: float | None) -> str:
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t is not None else "-"
+
+        d = self.info
+        return "".join(_line(x) for x in (
+            f"dir:     {d['dir']}",
+            f"file:    {d['file']}",
+            f"entries: {d['count']} ({d['bytes']} bytes)",
+            f"oldest:  {when(d['oldest'])}",
+            f"newest:  {when(d['newest'])}",
+        ))
+
+
+@dataclass(frozen=True)
+class CacheClearOutput(Result):
+    root: str
+    removed: int
+
+    @property
+    def command(self) -> str:
+        return "cache clear"
+
+    def data(self) -> Any:
+        return {"dir": self.root, "removed": self.removed}
+
+    def text(self) -> str:
+        noun = "entry" if self.removed == 1 else "entries"
+        return _line(f"removed {self.removed} cache {noun} from {self.root}")
+
+    @classmethod
+    def of(cls, store: Cache, removed: int) -> CacheClearOutput:
+        return cls(str(store.root), removed)
+
+
+# --------------------------------------------------------------------------- bench
+
+
+@dataclass(frozen=True)
+class BenchOutput(Result):
+    """The bench table (or llama-bench's format ``output``) on stdout, the envelope with
+    --json; a crash/hang/error exits 3 and a FALLBACK 1, with the problems on stderr (the
+    files asked for are written before it is printed)."""
+
+    report: BenchReport
+    output: str | None = None
+
+    @property
+    def command(self) -> str:
+        return "bench"
+
+    @property
+    def exit_code(self) -> int:
+        from .bench import report as bench_report
+
+        return bench_report.exit_code(self.report)
+
+    def data(self) -> Any:
+        return self.report.as_data()
+
+    def text(self) -> str:
+        from .bench import report as bench_report
+
+        if self.output:
+            from .bench import lbformat
+
+            return lbformat.render(self.output, self.report)
+        return _captured(lambda out: bench_report.render_text(self.report, out))
+
+    def notes(self) -> str:
+        from .bench import report as bench_report
+
+        return _line(f"venvsel: {bench_report.problems_message(self.report)}") if (
+            self.exit_code) else ""
+
+
+@dataclass(frozen=True)
+class BenchCompareOutput(Result):
+    comparison: Comparison
+
+    @property
+    def command(self) -> str:
+        return "bench"
+
+    def data(self) -> Any:
+        return self.comparison.as_data()
+
+    def text(self) -> str:
+        from .bench import compare as bench_compare
+
+        return bench_compare.render(self.comparison)
+
+
+# --------------------------------------------------------------------------- use / status
+
+
+@dataclass(frozen=True)
+class UseOutput(Result):
+    result: UseResult
+
+    @property
+    def command(self) -> str:
+        return "use"
+
+    def data(self) -> Any:
+        return self.result
+
+    def text(self) -> str:
+        r = self.result
+        wanted = " and ".join([*r.needs, *([f"python{r.python}"] if r.python else [])])
+        lines = [
+            f"project  {r.root}",
+            f"needs    {wanted or '(none: the env itself is the choice)'}",
+            f"env      {r.env_recorded}" + (f"  ({r.env})" if r.env_recorded != r.env else ""),
+            f"why      {r.why}",
+        ]
+        if r.changes:
+            lines.append("changed:")
+            lines += [f"  {c}" for c in r.changes]
+        else:
+            lines.append("nothing to change: the project already records this env")
+        lines += [f"note: {n}" for n in r.notes]
+        if r.undo_command:
+            lines.append(f"Undo with: {r.undo_command}")
+        return _line("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class UndoOutput(Result):
+    result: UndoResult
+
+    @property
+    def command(self) -> str:
+        return "use"
+
+    def data(self) -> Any:
+        return {"undo": self.result}
+
+    def text(self) -> str:
+        r = self.result
+        lines = [f"undid the last `venvsel use` in {r.root}:"]
+        lines += [f"  {x}" for x in r.restored] or ["  (it had changed no file)"]
+        if r.remaining:
+            lines.append(f"{r.remaining} earlier `venvsel use` can still be undone "
+                         "(run `venvsel use --undo` again).")
+        return _line("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class StatusOutput(Result):
+    """``status``: exit 1 when the recorded env is gone, broken or untrusted."""
+
+    result: Status
+    short: bool = False
+
+    @property
+    def command(self) -> str:
+        return "status"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.result.ok else 1
+
+    def data(self) -> Any:
+        return self.result
+
+    def text(self) -> str:
+        if self.short:
+            word = self.result.short()
+            return _line(word) if word else ""
+        return _line(status_text(self.result))
+
+
+def status_text(st: Status) -> str:
+    wanted = " and ".join([*st.needs, *([f"python{st.python}"] if st.python else [])])
+    if st.root is None:
+        lines = [f"project  none ({st.detail})"]
+    elif st.settings_file is None:  # no venvsel settings: the env its tools name
+        lines = [f"project  {st.root}",
+                 f"env      {st.env or '(none)'}",
+                 f"state    {st.state}: {st.detail}"]
+    else:
+        lines = [f"project  {st.root}  ({os.path.basename(st.settings_file or '')})",
+                 f"needs    {wanted or '(none)'}",
+                 f"env      {st.env or '(none recorded)'}",
+                 f"state    {st.state}: {st.detail}"]
+        if st.chosen_at is not None:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.chosen_at))
+            lines[-1] += f" (chosen {when})"
+    if st.active:
+        mark = "  (the project's env)" if st.active_is_env else (
+            "  (not the project's env)" if st.root is not None and st.env else "")
+        lines.append(f"active   {st.active}{mark}")
+    lines.append(st.message)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- shells / run
+
+
+@dataclass(frozen=True)
+class ShellCodeOutput(Result):
+    """activate / deactivate / shell-hook: the code, as bytes, exactly as the shell reads
+    it; deactivate with nothing active says so on stderr."""
+
+    code: ShellCode
+    name: str  # the command
+    payload: dict[str, Any]
+
+    @property
+    def command(self) -> str:
+        return self.name
+
+    def data(self) -> Any:
+        return self.payload
+
+    def text(self) -> bytes:
+        from .shells import encode
+
+        return encode(self.code.code, self.code.shell)
+
+    def text_err(self) -> str:
+        if self.name == "deactivate" and self.code.nothing_active:
+            return _line("venvsel: no environment is active")  # --json: "active": false
+        return ""
+
+    @classmethod
+    def activation(cls, code: ShellCode) -> ShellCodeOutput:
+        return cls(code, "activate", {"shell": code.shell, "env": code.env,
+                                      "prompt": code.prompt, "code": code.code})
+
+    @classmethod
+    def deactivation(cls, code: ShellCode) -> ShellCodeOutput:
+        return cls(code, "deactivate", {"shell": code.shell, "active": not code.nothing_active,
+                                        "code": code.code})
+
+    @classmethod
+    def hook(cls, code: ShellCode) -> ShellCodeOutput:
+        return cls(code, "shell-hook", {"shell": code.shell, "code": code.code})
+
+
+@dataclass(frozen=True)
+class RunOutput(Result):
+    """``run``: CMD already ran with the terminal's streams; --json adds the envelope after
+    it. The exit status is CMD's."""
+
+    result: RunResult
+
+    @property
+    def command(self) -> str:
+        return "run"
+
+    @property
+    def exit_code(self) -> int:
+        return self.result.exit_code
+
+    def data(self) -> Any:
+        return self.result
+
+
+@dataclass(frozen=True)
+class ExitOutput(Result):
+    """A command that printed its own output (the hidden ``auto`` the shell hook runs):
+    only its exit code."""
+
+    name: str
+    code: int
+
+    @property
+    def command(self) -> str:
+        return self.name
+
+    @property
+    def exit_code(self) -> int:
+        return self.code
+
+    def data(self) -> Any:
+        return None
+
+
+# --------------------------------------------------------------------------- trust
+
+
+@dataclass(frozen=True)
+class TrustListOutput(Result):
+    records: tuple[TrustRecord, ...]
+
+    @property
+    def command(self) -> str:
+        return "trust"
+
+    def data(self) -> Any:
+        return {"trusted": list(self.records)}
+
+    def text(self) -> str:
+        if not self.records:
+            return _line("No env is trusted explicitly (`venvsel trust PATH` adds one).")
+        words = {"holds": "holds", "lapsed": "LAPSED: ownership or modes changed since",
+                 "gone": "gone: no longer an env"}
+        return "".join(_line(f"{r.path}  owner {r.owner}  {words[r.state]}")
+                       for r in self.records)
+
+
+@dataclass(frozen=True)
+class TrustOutput(Result):
+    records: tuple[TrustRecord, ...]
+
+    @property
+    def command(self) -> str:
+        return "trust"
+
+    def data(self) -> Any:
+        return {"trusted": list(self.records)}
+
+    def text(self) -> str:
+        out = []
+        for r in self.records:
+            why = f"it fails the rule: {r.rule}" if r.rule else "it passes the rule anyway"
+            out.append(_line(f"trusted {r.path} (owner {r.owner}; {why}). The trust lapses "
+                             "when the owner or mode of its checked files changes."))
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class UntrustOutput(Result):
+    removed: dict[str, bool]
+
+    @property
+    def command(self) -> str:
+        return "untrust"
+
+    def data(self) -> Any:
+        return {"removed": self.removed}
+
+    def text(self) -> str:
+        return "".join(_line(f"untrusted {p}" if was
+                             else f"{p} was not trusted explicitly; nothing to do")
+                       for p, was in self.removed.items())
+
+
+# --------------------------------------------------------------------------- repair / fleet
+
+
+@dataclass(frozen=True)
+class RepairOutput(Result):
+    """``repair``: the diagnosis and plan were said while it ran; this is the outcome. A dry
+    run whose plan cannot run as it stands exits 1 and says why."""
+
+    report: RepairReport
+    env_arg: str | None = None
+
+    @property
+    def command(self) -> str:
+        return "repair"
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.report.dry_run and self.report.cannot_run else 0
+
+    def data(self) -> Any:
+        return self.report.to_data()
+
+    def notes(self) -> str:
+        if not self.exit_code:
+            return ""
+        return _line("venvsel: this plan cannot run as it stands: "
+                     + "; ".join(self.report.cannot_run) + ". Fix that (or give another "
+                     "--index-url or --find-links) and run the dry run again.")
+
+    def text(self) -> str:
+        out = self.report.outcome
+        if out is None or self.exit_code:
+            return ""
+        plan = self.report.plan
+        lines = [f"Repaired {plan.label if plan else self.env_arg}: {out.reason}."]
+        lines += [f"  {change}" for change in out.changes]
+        lines += [f"  Note: {note}" for note in out.notes]
+        if out.backup_path:
+            lines.append(f"Backup of the original env kept at {out.backup_path} "
+                         "(delete it when satisfied, or use --discard-backup next time).")
+        lines.append(f"Transcript: {out.log_path}")
+        return "".join(_line(x) for x in lines)
+
+
+@dataclass(frozen=True)
+class FleetOutput(Result):
+    report: FleetReport
+
+    @property
+    def command(self) -> str:
+        return f"fleet {self.report.command}"
+
+    @property
+    def exit_code(self) -> int:
+        return self.report.exit_code
+
+    def data(self) -> Any:
+        return self.report
+
+    def text(self) -> str:
+        from .fleet import fleet_text
+
+        return _captured(lambda out: fleet_text(self.report, out))

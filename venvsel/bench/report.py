@@ -389,20 +389,11 @@ def problems_message(rep: Report) -> str:
     return "\n".join(problem_texts(rep))
 
 
-def write_outputs(rep: Report, *, json_out: str | None, markdown: str | None,
-                  plot: str | None, stdout: TextIO, output: str | None = None) -> None:
-    """The table (or llama-bench's format ``output``, or --json) on stdout, then every file
-    asked for."""
+def write_files(rep: Report, *, json_out: str | None, markdown: str | None,
+                plot: str | None) -> None:
+    """Every file asked for: --json F (not "-": that is stdout), --markdown, --plot."""
     from ..fsutil import atomic_write_text
 
-    if json_out == "-":
-        render.emit_json("bench", rep.as_data(), stdout)
-    elif output:
-        from . import lbformat
-
-        stdout.write(lbformat.render(output, rep))
-    else:
-        render_text(rep, stdout)
     if json_out and json_out != "-":
         buf = io.StringIO()
         render.emit_json("bench", rep.as_data(), buf)
@@ -411,6 +402,12 @@ def write_outputs(rep: Report, *, json_out: str | None, markdown: str | None,
         atomic_write_text(markdown, render_markdown(rep))
     if plot:
         write_plot(rep, plot)
+
+
+def exit_code(rep: Report) -> int:
+    """3 for a crash/hang/error, 1 for a FALLBACK (the problems say why), else 0."""
+    return (errors.EXIT_FAILED if rep.failed
+            else errors.EXIT_UNMET if rep.fallbacks else errors.EXIT_OK)
 
 
 def raise_for(rep: Report) -> None:

@@ -33,39 +33,12 @@ class UseResult:
     notes: tuple[str, ...]  # things the user should do or know
     undo_command: str | None
 
-    def text(self) -> str:
-        wanted = " and ".join([*self.needs, *([f"python{self.python}"] if self.python else [])])
-        lines = [
-            f"project  {self.root}",
-            f"needs    {wanted or '(none: the env itself is the choice)'}",
-            f"env      {self.env_recorded}" + (f"  ({self.env})" if self.env_recorded != self.env
-                                                else ""),
-            f"why      {self.why}",
-        ]
-        if self.changes:
-            lines.append("changed:")
-            lines += [f"  {c}" for c in self.changes]
-        else:
-            lines.append("nothing to change: the project already records this env")
-        lines += [f"note: {n}" for n in self.notes]
-        if self.undo_command:
-            lines.append(f"Undo with: {self.undo_command}")
-        return "\n".join(lines)
-
 
 @dataclass(frozen=True)
 class UndoResult:
     root: str
     restored: tuple[str, ...]
     remaining: int  # earlier `venvsel use` runs that can still be undone
-
-    def text(self) -> str:
-        lines = [f"undid the last `venvsel use` in {self.root}:"]
-        lines += [f"  {r}" for r in self.restored] or ["  (it had changed no file)"]
-        if self.remaining:
-            lines.append(f"{self.remaining} earlier `venvsel use` can still be undone "
-                         "(run `venvsel use --undo` again).")
-        return "\n".join(lines)
 
 
 def _wanted(needs: Sequence[str], python_spec: str | None) -> str:
