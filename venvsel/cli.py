@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, VenvselError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, VenvselError
 
 if TYPE_CHECKING:
     from .render import Result
@@ -874,13 +874,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:
         if debug:
-            raise
-        click.echo(
-            f"venvsel: unexpected error: {type(exc).__name__}: {exc}\n"
-            "Run again with --debug for the traceback, and please report it.",
-            err=True,
-        )
-        return EXIT_FAILED
+            raise  # --debug: the traceback on stderr (DESIGN.md)
+        from .crash import report
+
+        return report(exc, argv if argv is not None else sys.argv[1:])
     return int(rv or 0)
 
 

@@ -111,7 +111,7 @@ def run(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     command, opts, args = parsed
-    from .errors import EXIT_FAILED, EXIT_INTERRUPTED, VenvselError
+    from .errors import EXIT_INTERRUPTED, VenvselError
 
     try:
         return _pick(opts) if command == "pick" else _activate(opts, args)
@@ -128,11 +128,9 @@ def run(argv: list[str]) -> int | None:
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
     except Exception as exc:
-        sys.stderr.write(
-            f"venvsel: unexpected error: {type(exc).__name__}: {exc}\n"
-            "Run again with --debug for the traceback, and please report it.\n"
-        )
-        return EXIT_FAILED
+        from .crash import report
+
+        return report(exc, argv)
 
 
 def entry() -> None:
