@@ -34,7 +34,12 @@ class Result:
     the click CLI (``cli.render_result``) and the click-free front door (venvsel/fast.py)
     both go through it, so they print the same bytes. Known failures that stop a command
     before it has a result stay exceptions (venvsel/errors.py).
+
+    Plain classes with slots, not dataclasses: a warm ``pick``/``activate`` imports them, and
+    defining 19 dataclasses cost ~6 ms at import (``python -X importtime``).
     """
+
+    __slots__ = ()
 
     @property
     def command(self) -> str:

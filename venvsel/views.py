@@ -18,7 +18,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .model import EnvRecord, Machine, ProbeResult
@@ -283,9 +282,11 @@ def _line(text: str) -> str:
 # --------------------------------------------------------------------------- scan / doctor
 
 
-@dataclass(frozen=True)
 class ScanOutput(Result):
-    result: ScanResult
+    __slots__ = ("result",)
+
+    def __init__(self, result: ScanResult) -> None:
+        self.result = result
 
     @property
     def command(self) -> str:
@@ -298,9 +299,11 @@ class ScanOutput(Result):
         return _captured(lambda out: scan_text(self.result, out))
 
 
-@dataclass(frozen=True)
 class DoctorOutput(Result):
-    report: DoctorReport
+    __slots__ = ("report",)
+
+    def __init__(self, report: DoctorReport) -> None:
+        self.report = report
 
     @property
     def command(self) -> str:
@@ -316,14 +319,20 @@ class DoctorOutput(Result):
 # --------------------------------------------------------------------------- pick / require
 
 
-@dataclass(frozen=True)
 class PickOutput(Result):
     """``pick``: the chosen env's path (stdout), or why none fits (stderr, exit 1). With no
     need, ``recorded`` is the project's own env and ``result`` is None."""
 
-    result: PickResult | None = None
-    recorded: Env | None = None
-    ranking: str | None = None  # --explain: every env in rank order (stderr, both modes)
+    __slots__ = ("ranking", "recorded", "result")
+
+    def __init__(
+        self, result: PickResult | None = None,
+        recorded: Env | None = None,
+        ranking: str | None = None,
+    ) -> None:
+        self.result = result
+        self.recorded = recorded
+        self.ranking = ranking  # --explain: every env in rank order (stderr, both modes)
 
     @property
     def command(self) -> str:
@@ -354,9 +363,11 @@ class PickOutput(Result):
         return _line(self.ranking) if self.ranking is not None else ""
 
 
-@dataclass(frozen=True)
 class RequireOutput(Result):
-    result: GuardResult
+    __slots__ = ("result",)
+
+    def __init__(self, result: GuardResult) -> None:
+        self.result = result
 
     @property
     def command(self) -> str:
@@ -376,9 +387,11 @@ class RequireOutput(Result):
 # --------------------------------------------------------------------------- cache
 
 
-@dataclass(frozen=True)
 class CacheInfoOutput(Result):
-    info: dict[str, Any]
+    __slots__ = ("info",)
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
 
     @property
     def command(self) -> str:
@@ -401,10 +414,12 @@ class CacheInfoOutput(Result):
         ))
 
 
-@dataclass(frozen=True)
 class CacheClearOutput(Result):
-    root: str
-    removed: int
+    __slots__ = ("removed", "root")
+
+    def __init__(self, root: str, removed: int) -> None:
+        self.root = root
+        self.removed = removed
 
     @property
     def command(self) -> str:
@@ -425,14 +440,16 @@ class CacheClearOutput(Result):
 # --------------------------------------------------------------------------- bench
 
 
-@dataclass(frozen=True)
 class BenchOutput(Result):
     """The bench table (or llama-bench's format ``output``) on stdout, the envelope with
     --json; a crash/hang/error exits 3 and a FALLBACK 1, with the problems on stderr (the
     files asked for are written before it is printed)."""
 
-    report: BenchReport
-    output: str | None = None
+    __slots__ = ("output", "report")
+
+    def __init__(self, report: BenchReport, output: str | None = None) -> None:
+        self.report = report
+        self.output = output
 
     @property
     def command(self) -> str:
@@ -463,9 +480,11 @@ class BenchOutput(Result):
             self.exit_code) else ""
 
 
-@dataclass(frozen=True)
 class BenchCompareOutput(Result):
-    comparison: Comparison
+    __slots__ = ("comparison",)
+
+    def __init__(self, comparison: Comparison) -> None:
+        self.comparison = comparison
 
     @property
     def command(self) -> str:
@@ -483,9 +502,11 @@ class BenchCompareOutput(Result):
 # --------------------------------------------------------------------------- use / status
 
 
-@dataclass(frozen=True)
 class UseOutput(Result):
-    result: UseResult
+    __slots__ = ("result",)
+
+    def __init__(self, result: UseResult) -> None:
+        self.result = result
 
     @property
     def command(self) -> str:
@@ -514,9 +535,11 @@ class UseOutput(Result):
         return _line("\n".join(lines))
 
 
-@dataclass(frozen=True)
 class UndoOutput(Result):
-    result: UndoResult
+    __slots__ = ("result",)
+
+    def __init__(self, result: UndoResult) -> None:
+        self.result = result
 
     @property
     def command(self) -> str:
@@ -535,12 +558,14 @@ class UndoOutput(Result):
         return _line("\n".join(lines))
 
 
-@dataclass(frozen=True)
 class StatusOutput(Result):
     """``status``: exit 1 when the recorded env is gone, broken or untrusted."""
 
-    result: Status
-    short: bool = False
+    __slots__ = ("result", "short")
+
+    def __init__(self, result: Status, short: bool = False) -> None:
+        self.result = result
+        self.short = short
 
     @property
     def command(self) -> str:
@@ -587,14 +612,16 @@ def status_text(st: Status) -> str:
 # --------------------------------------------------------------------------- shells / run
 
 
-@dataclass(frozen=True)
 class ShellCodeOutput(Result):
     """activate / deactivate / shell-hook: the code, as bytes, exactly as the shell reads
     it; deactivate with nothing active says so on stderr."""
 
-    code: ShellCode
-    name: str  # the command
-    payload: dict[str, Any]
+    __slots__ = ("code", "name", "payload")
+
+    def __init__(self, code: ShellCode, name: str, payload: dict[str, Any]) -> None:
+        self.code = code
+        self.name = name  # the command
+        self.payload = payload
 
     @property
     def command(self) -> str:
@@ -628,12 +655,14 @@ class ShellCodeOutput(Result):
         return cls(code, "shell-hook", {"shell": code.shell, "code": code.code})
 
 
-@dataclass(frozen=True)
 class RunOutput(Result):
     """``run``: CMD already ran with the terminal's streams; --json adds the envelope after
     it. The exit status is CMD's."""
 
-    result: RunResult
+    __slots__ = ("result",)
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
 
     @property
     def command(self) -> str:
@@ -647,13 +676,15 @@ class RunOutput(Result):
         return self.result
 
 
-@dataclass(frozen=True)
 class ExitOutput(Result):
     """A command that printed its own output (the hidden ``auto`` the shell hook runs):
     only its exit code."""
 
-    name: str
-    code: int
+    __slots__ = ("code", "name")
+
+    def __init__(self, name: str, code: int) -> None:
+        self.name = name
+        self.code = code
 
     @property
     def command(self) -> str:
@@ -670,9 +701,11 @@ class ExitOutput(Result):
 # --------------------------------------------------------------------------- trust
 
 
-@dataclass(frozen=True)
 class TrustListOutput(Result):
-    records: tuple[TrustRecord, ...]
+    __slots__ = ("records",)
+
+    def __init__(self, records: tuple[TrustRecord, ...]) -> None:
+        self.records = records
 
     @property
     def command(self) -> str:
@@ -690,9 +723,11 @@ class TrustListOutput(Result):
                        for r in self.records)
 
 
-@dataclass(frozen=True)
 class TrustOutput(Result):
-    records: tuple[TrustRecord, ...]
+    __slots__ = ("records",)
+
+    def __init__(self, records: tuple[TrustRecord, ...]) -> None:
+        self.records = records
 
     @property
     def command(self) -> str:
@@ -710,9 +745,11 @@ class TrustOutput(Result):
         return "".join(out)
 
 
-@dataclass(frozen=True)
 class UntrustOutput(Result):
-    removed: dict[str, bool]
+    __slots__ = ("removed",)
+
+    def __init__(self, removed: dict[str, bool]) -> None:
+        self.removed = removed
 
     @property
     def command(self) -> str:
@@ -730,13 +767,15 @@ class UntrustOutput(Result):
 # --------------------------------------------------------------------------- repair / fleet
 
 
-@dataclass(frozen=True)
 class RepairOutput(Result):
     """``repair``: the diagnosis and plan were said while it ran; this is the outcome. A dry
     run whose plan cannot run as it stands exits 1 and says why."""
 
-    report: RepairReport
-    env_arg: str | None = None
+    __slots__ = ("env_arg", "report")
+
+    def __init__(self, report: RepairReport, env_arg: str | None = None) -> None:
+        self.report = report
+        self.env_arg = env_arg
 
     @property
     def command(self) -> str:
@@ -771,9 +810,11 @@ class RepairOutput(Result):
         return "".join(_line(x) for x in lines)
 
 
-@dataclass(frozen=True)
 class FleetOutput(Result):
-    report: FleetReport
+    __slots__ = ("report",)
+
+    def __init__(self, report: FleetReport) -> None:
+        self.report = report
 
     @property
     def command(self) -> str:
