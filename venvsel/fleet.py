@@ -29,13 +29,12 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any
 
 from . import proc
 from .errors import UsageError
 from .model import EnvRecord, Gpu, Machine, Need
 from .paths import cache_dir
-from .render import table
 from .selection import NO, YES, check
 
 MARK = "#venvsel-fleet"
@@ -441,17 +440,6 @@ def parse_venvsel(cmd: str | None) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- text view
 
 
-def _gpus_cell(r: NodeReport) -> str:
-    if not r.ok:
-        return "-"
-    if not r.gpus:
-        return "none"
-    names: dict[str, int] = {}
-    for g in r.gpus:
-        names[g.name] = names.get(g.name, 0) + 1
-    return ", ".join(f"{n}x {name}" for name, n in names.items())
-
-
 def hostlist(names: Sequence[str]) -> str:
     """``n1,n2,n3,gpu07`` → ``n[1-3],gpu07``: Slurm's compact notation, for the table."""
     groups: dict[tuple[str, int], list[int]] = {}
@@ -479,45 +467,6 @@ def hostlist(names: Sequence[str]) -> str:
     return ",".join(parts + others)
 
 
-def _why_not(e: FleetEnv) -> list[str]:
-    """One line per distinct reason, with the nodes it holds for."""
-    groups: dict[str, list[str]] = {}
-    for on in e.nodes:
-        if on.cuda != "yes":
-            groups.setdefault(("FAILS: " if on.failed else "") + on.reason, []).append(on.node)
-    if e.missing_on:
-        groups.setdefault("not found on this node", []).extend(e.missing_on)
-    return [f"{hostlist(where)}: {why}" for why, where in groups.items()]
-
-
-def fleet_text(report: FleetReport, out: TextIO | None = None) -> None:
-    out = out or sys.stdout
-    ok = sum(1 for r in report.nodes if r.ok)
-    out.write(f"venvsel fleet {report.command}: {ok} of {len(report.nodes)} nodes answered "
-              f"({report.duration_s:.1f} s, job {report.job_name})\n\n")
-    if report.error:
-        out.write(f"{report.error}\n")
-    if report.nodes:
-        rows = [[r.node, r.host or "-", r.driver or ("-" if not r.ok else "none"),
-                 r.cuda or "-", _gpus_cell(r),
-                 f"ok, {r.envs} envs" if r.ok else f"FAILED: {r.reason}"]
-                for r in report.nodes]
-        table(["NODE", "HOST", "DRIVER", "CUDA", "GPUS", "STATUS"], rows, out)
-    if report.envs:
-        out.write("\n")
-        rows = []
-        for e in sorted(report.envs, key=lambda x: (x.torch is None, x.label)):
-            why = _why_not(e) or ["-"]
-            rows.append([e.label, e.torch or "no torch",
-                         hostlist(e.cuda_on) if e.cuda_on else "-", why[0]])
-            rows += [["", "", "", more] for more in why[1:]]
-        table(["ENV", "TORCH", "CUDA ON", "WHY NOT ON THE OTHERS"], rows, out)
-    if report.problems:
-        out.write("\nProblems:\n")
-        for i, p in enumerate(report.problems, 1):
-            out.write(f"  {i}. {p}\n")
-
-
 __all__ = [
     "EnvOnNode",
     "FleetEnv",
@@ -525,7 +474,6 @@ __all__ = [
     "FleetRequest",
     "NodeReport",
     "fleet",
-    "fleet_text",
     "hostlist",
     "merge",
     "node_command",

@@ -4,8 +4,8 @@ fast.py print a result with :func:`venvsel.render.emit`, nowhere else.
 
 Texts that stay with their own module, because the core raises them as error messages or
 streams them while it works: ``PickResult.explain``/``explain_ranking`` (selection.py),
-the repair's diagnosis and plan (repair/, said while it runs), the bench report's formats
-(bench/report.py) and the fleet table (fleet.py); the results below call them.
+the repair's diagnosis and plan (repair/, said while it runs), and the bench report's
+formats (bench/report.py, lbformat.py, compare.py); the results below call them.
 
 Light on purpose: a warm ``venvsel pick``/``activate`` (fast.py) prints through this
 module, so the core types are imported for type checking only.
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .bench.report import Report as BenchReport
     from .cache import Cache
     from .doctor import DoctorReport
-    from .fleet import FleetReport
+    from .fleet import FleetEnv, FleetReport, NodeReport
     from .guard import GuardResult
     from .model import Env
     from .project import Status
@@ -828,6 +828,59 @@ class FleetOutput(Result):
         return self.report
 
     def text(self) -> str:
-        from .fleet import fleet_text
-
         return _captured(lambda out: fleet_text(self.report, out))
+
+
+def _gpus_cell(r: NodeReport) -> str:
+    if not r.ok:
+        return "-"
+    if not r.gpus:
+        return "none"
+    names: dict[str, int] = {}
+    for g in r.gpus:
+        names[g.name] = names.get(g.name, 0) + 1
+    return ", ".join(f"{n}x {name}" for name, n in names.items())
+
+
+def _why_not(e: FleetEnv) -> list[str]:
+    """One line per distinct reason, with the nodes it holds for."""
+    from .fleet import hostlist  # see fleet_text
+
+    groups: dict[str, list[str]] = {}
+    for on in e.nodes:
+        if on.cuda != "yes":
+            groups.setdefault(("FAILS: " if on.failed else "") + on.reason, []).append(on.node)
+    if e.missing_on:
+        groups.setdefault("not found on this node", []).extend(e.missing_on)
+    return [f"{hostlist(where)}: {why}" for why, where in groups.items()]
+
+
+def fleet_text(report: FleetReport, out: TextIO | None = None) -> None:
+    # fleet.py (srun, base64, uuid, ...) only here: a warm pick/activate imports this module.
+    from .fleet import hostlist
+
+    out = out or sys.stdout
+    ok = sum(1 for r in report.nodes if r.ok)
+    out.write(f"venvsel fleet {report.command}: {ok} of {len(report.nodes)} nodes answered "
+              f"({report.duration_s:.1f} s, job {report.job_name})\n\n")
+    if report.error:
+        out.write(f"{report.error}\n")
+    if report.nodes:
+        rows = [[r.node, r.host or "-", r.driver or ("-" if not r.ok else "none"),
+                 r.cuda or "-", _gpus_cell(r),
+                 f"ok, {r.envs} envs" if r.ok else f"FAILED: {r.reason}"]
+                for r in report.nodes]
+        table(["NODE", "HOST", "DRIVER", "CUDA", "GPUS", "STATUS"], rows, out)
+    if report.envs:
+        out.write("\n")
+        rows = []
+        for e in sorted(report.envs, key=lambda x: (x.torch is None, x.label)):
+            why = _why_not(e) or ["-"]
+            rows.append([e.label, e.torch or "no torch",
+                         hostlist(e.cuda_on) if e.cuda_on else "-", why[0]])
+            rows += [["", "", "", more] for more in why[1:]]
+        table(["ENV", "TORCH", "CUDA ON", "WHY NOT ON THE OTHERS"], rows, out)
+    if report.problems:
+        out.write("\nProblems:\n")
+        for i, p in enumerate(report.problems, 1):
+            out.write(f"  {i}. {p}\n")
