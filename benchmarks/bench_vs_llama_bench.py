@@ -60,7 +60,16 @@ PRIORITY: dict[str, Any] = {"nice": 0, "cpus": None}  # set from --nice / --pin
 
 
 def _measured_child() -> None:
-    """Both tools' processes start alike: the same priority, the same CPUs."""
+    """Both tools' processes start alike: the same priority, the same CPUs, and each in a
+    session of its own.
+
+    The session matters on Linux with ``kernel.sched_autogroup_enabled=1`` (this machine,
+    most desktop and many server kernels): the scheduler first shares a CPU between
+    sessions' autogroups, and a nice value orders tasks only inside their own group.
+    venvsel runs its bench worker in a new session (``proc.run``), so the worker is alone in
+    a fresh autogroup; llama-bench, started plainly, shared the calling shell's. Both now
+    get the same treatment, and ``--nice`` means the same (little) for both.
+    """
     if PRIORITY["nice"]:
         os.nice(PRIORITY["nice"])
     if PRIORITY["cpus"]:
@@ -70,7 +79,7 @@ def _measured_child() -> None:
 def sh(argv: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None,
        timeout: float = 3600, measured: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False,
+                          timeout=timeout, check=False, start_new_session=measured,
                           preexec_fn=_measured_child if measured else None)
 
 

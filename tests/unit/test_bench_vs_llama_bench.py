@@ -1,0 +1,60 @@
+"""benchmarks/bench_vs_llama_bench.py starts both tools' measured processes alike."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_vs_llama_bench.py"
+
+PROBE = ("import json, os; a = '/proc/self/autogroup'; "
+         "g = open(a).read().split()[0] if os.path.exists(a) else None; "
+         "print(json.dumps([os.getsid(0) == os.getpid(), os.nice(0), "
+         "sorted(os.sched_getaffinity(0)), g]))")
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_vs_llama_bench", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _ours() -> str | None:
+    path = Path("/proc/self/autogroup")
+    return path.read_text().split()[0] if path.exists() else None
+
+
+def test_measured_processes_get_a_session_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """venvsel's worker runs in a new session (proc.run); llama-bench must too, or on a
+    kernel with autogroups the scheduler shares the CPU between them unlike (issue 17)."""
+    mod = _script()
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    monkeypatch.setitem(mod.PRIORITY, "nice", 1)
+    monkeypatch.setitem(mod.PRIORITY, "cpus", {cpu})
+    r = mod.sh([sys.executable, "-c", PROBE], measured=True)
+    assert r.returncode == 0, r.stderr
+    own_session, nice, cpus, group = json.loads(r.stdout)
+    assert own_session is True
+    assert nice == os.nice(0) + 1
+    assert cpus == [cpu]
+    if _ours() is not None:  # an autogroup kernel: a new session is a new group
+        assert group != _ours()
+
+
+def test_unmeasured_processes_stay_in_ours() -> None:
+    """The build and pip calls are not measured: they stay in the caller's session."""
+    mod = _script()
+    r = mod.sh([sys.executable, "-c", PROBE])
+    assert r.returncode == 0, r.stderr
+    own_session, nice, _cpus, group = json.loads(r.stdout)
+    assert own_session is False
+    assert nice == os.nice(0)
+    assert group == _ours()
