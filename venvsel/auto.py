@@ -25,7 +25,7 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from .errors import UsageError
 from .model import Env
@@ -175,10 +175,13 @@ def _assign(shell: str, name: str, value: str | None) -> str:
                      hint="It works in bash, zsh, fish and PowerShell.")
 
 
+AutoAction = Literal["none", "activate", "deactivate", "switch", "keep", "refuse"]
+
+
 class AutoResult(NamedTuple):
     code: str
     project: ProjectEnv | None
-    action: str  # "none", "activate", "deactivate", "switch", "keep", "refuse"
+    action: AutoAction
     message: str | None = None  # the line written to stderr
 
 
@@ -252,7 +255,7 @@ def auto_code(shell: str, auto_env: str | None, environ: Mapping[str, str] | Non
         env, message = _check(target, project)
         if message is not None:
             _say(message)
-    action = "none" if env is None else "activate"
+    action: AutoAction = "none" if env is None else "activate"
     current: Mapping[str, str] = environ
     if ours:
         deact = p.build_deactivate_plan(environ, os_name=os_name)

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Literal
 
 from .errors import UsageError
-from .model import Env
+from .model import Env, EnvKind
 from .order import natural_key
 
 if TYPE_CHECKING:
@@ -290,9 +290,13 @@ def _broken_reason(
     return None
 
 
-def _kind(cfg: dict[str, str] | None, conda: bool, hint: str | None) -> str:
-    if hint in ("poetry", "pipenv", "hatch", "pdm"):
-        return hint
+_MANAGER_KINDS: tuple[EnvKind, ...] = ("poetry", "pipenv", "hatch", "pdm")
+
+
+def _kind(cfg: dict[str, str] | None, conda: bool, hint: str | None) -> EnvKind:
+    for manager in _MANAGER_KINDS:
+        if hint == manager:
+            return manager
     if conda:
         return "conda"
     if cfg is not None:

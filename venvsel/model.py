@@ -72,7 +72,7 @@ class Env:
     """One environment on disk, as a locator found it. Never spawns to build one."""
 
     path: str  # real path (symlinks resolved): the identity of the env
-    kind: str  # one of EnvKind
+    kind: EnvKind
     source: str  # locator that found it: "project", "active", "conda", "pyenv", "workon", ...
     layout: Literal["posix", "windows"] = "posix"
     interpreter: str | None = None  # <path>/bin/python or <path>\Scripts\python.exe, unresolved
@@ -213,7 +213,7 @@ class CudaDevice:
 class ProbeResult:
     """What the env's own interpreter said about itself (probe/_child.py)."""
 
-    status: str  # one of ProbeStatus
+    status: ProbeStatus
     detail: str = ""  # plain words: the error's last lines, the signal, the timeout
     python: str | None = None  # "3.11.7"
     executable: str | None = None
@@ -294,11 +294,15 @@ class EnvRecord:
 # --------------------------------------------------------------------------- needs
 
 
+Capability = Literal["cuda", "torch", "llama", "llama-gpu", "rocm", "mps"]
+NeedKind = Literal[Capability, "requirement", "python"]
+
+
 @dataclass(frozen=True)
 class Need:
     """One thing the user requires of an env: a capability or a requirement string."""
 
-    kind: Literal["cuda", "torch", "llama", "llama-gpu", "rocm", "mps", "requirement", "python"]
+    kind: NeedKind
     spec: str = ""  # the requirement string ("torch>=2.3") or python specifier (">=3.10")
 
     def __str__(self) -> str:

@@ -388,7 +388,7 @@ class Status:
     needs: tuple[str, ...]
     python: str | None
     env: str | None  # the recorded env, absolute
-    state: str  # one of EnvState
+    state: EnvState
     detail: str  # the state in words
     chosen_at: float | None  # when `venvsel use` chose it (this machine)
     active: str | None  # $VIRTUAL_ENV or $CONDA_PREFIX
@@ -440,7 +440,7 @@ def status(start: str | None = None) -> Status:
     chosen_at = None
     resolves: str | None = None
 
-    def make(state: str, detail: str, message: str) -> Status:
+    def make(state: EnvState, detail: str, message: str) -> Status:
         same = None
         if active:
             same = path is not None and os.path.realpath(active) == os.path.realpath(path)

@@ -24,13 +24,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from .model import EnvRecord
 from .order import natural_key
 from .projectenv import ProjectEnv
 
-TIERS = ("recorded", "project", "active", "other", "base", "never")
-TIER_WORDS = {
+Tier = Literal["recorded", "project", "active", "other", "base", "never"]
+TIERS: tuple[Tier, ...] = ("recorded", "project", "active", "other", "base", "never")
+TIER_WORDS: dict[Tier, str] = {
     "recorded": "the project's recorded choice",
     "project": "the project's own env",
     "active": "the active env",
@@ -44,7 +46,7 @@ MIN_PYTHON = (3, 8)  # the probe's floor: older interpreters cannot be checked
 @dataclass(frozen=True)
 class Ranked:
     record: EnvRecord
-    tier: str  # one of TIERS
+    tier: Tier
     why: str  # the reason for the tier, in words
 
     @property
@@ -112,6 +114,7 @@ def rank(records: Sequence[EnvRecord], own: Sequence[ProjectEnv] = ()) -> list[R
         env = rec.env
         hit = order.get(os.path.realpath(env.path))
         reason = cannot_run(rec)
+        tier: Tier
         if reason is not None:
             tier, why = "never", reason
         elif hit and hit[1].tool == "venvsel":

@@ -10,6 +10,7 @@ commands that choose one.
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from .errors import UnmetError, UsageError
 from .model import Env
@@ -134,7 +135,9 @@ def project_default(start: str | None = None) -> Env:
 __all__ = ["candidates", "no_env_message", "project_default", "tool_status"]
 
 
-def tool_status(start: str) -> tuple[str, str, str | None, str, str] | None:
+def tool_status(
+    start: str,
+) -> tuple[Literal["tool", "missing"], str, str | None, str, str] | None:
     """For ``venvsel status`` where nothing is recorded: (state, project root, env, detail,
     message) from the env the project's tools name; None when the project names none.
     Stat and small reads only (no discovery of other envs): fit for a shell prompt."""

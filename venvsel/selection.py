@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from .errors import UnmetError, UsageError
-from .model import Env, EnvRecord, Machine, Need, Verdict
+from .model import Capability, Env, EnvRecord, Machine, Need, NeedKind, Verdict
 
 if TYPE_CHECKING:
     from .projectenv import ProjectEnv
     from .ranking import Ranked
     from .scan import Scanner
 
-CAPABILITIES = ("cuda", "torch", "llama", "llama-gpu", "rocm", "mps")
-LIVE_NEEDS = frozenset(CAPABILITIES)
+CAPABILITIES: tuple[Capability, ...] = ("cuda", "torch", "llama", "llama-gpu", "rocm", "mps")
+LIVE_NEEDS: frozenset[NeedKind] = frozenset(CAPABILITIES)
 
 YES: Final = "yes"
 NO: Final = "no"
@@ -55,8 +55,9 @@ def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[N
     out: list[Need] = []
     for raw in needs:
         text = raw.strip()
-        if text.lower() in CAPABILITIES:
-            out.append(Need(text.lower()))  # type: ignore[arg-type]
+        capability = next((c for c in CAPABILITIES if c == text.lower()), None)
+        if capability is not None:
+            out.append(Need(capability))
             continue
         near = near_capability(text)
         if near is not None:
