@@ -297,7 +297,7 @@ def test_file_write_and_undo_restore_bytes_and_mode(tmp_path: Path) -> None:
     b = journal.write_file(str(tmp_path), ".vscode/deep/settings.json", b"{}")
     assert a is not None and b is not None
     assert stat.S_IMODE(os.stat(tmp_path / "keep.txt").st_mode) == 0o640
-    assert b["created_dirs"] == [".vscode/deep", ".vscode"]
+    assert b.to_json()["created_dirs"] == [".vscode/deep", ".vscode"]
     assert journal.write_file(str(tmp_path), "keep.txt", b"new") is None  # nothing to change
     for action in (b, a):
         assert journal.conflict(str(tmp_path), action) is None
@@ -319,8 +319,7 @@ def test_pyproject_undo_keeps_later_edits_elsewhere(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(old)
     new = settings_text("pyproject", old, SETTINGS)
     a = journal.write_file(str(tmp_path), "pyproject.toml", new.encode(),
-                           toml={"kind": "pyproject", "before": None,
-                                 "after": SETTINGS.as_toml_data()})
+                           toml=journal.TomlEdit("pyproject", None, SETTINGS.as_toml_data()))
     assert a is not None
     edited = new.replace('name = "p"\n', 'name = "p"\nversion = "1"\n')
     (tmp_path / "pyproject.toml").write_text(edited)
@@ -358,7 +357,8 @@ def test_backup_names_never_clobber(tmp_path: Path) -> None:
     (tmp_path / ".venv.venvsel-backup").mkdir()
     target = _env_dir(tmp_path / "other")
     a = journal.make_link(str(tmp_path), ".venv", str(target))
-    assert a is not None and a["before"] == {"kind": "moved", "backup": ".venv.venvsel-backup-2"}
+    assert a is not None
+    assert a.to_json()["before"] == {"kind": "moved", "backup": ".venv.venvsel-backup-2"}
 
 
 def test_old_link_is_replaced_and_restored(tmp_path: Path) -> None:
@@ -366,7 +366,7 @@ def test_old_link_is_replaced_and_restored(tmp_path: Path) -> None:
     second = _env_dir(tmp_path / "second")
     os.symlink("first", tmp_path / ".venv")
     a = journal.make_link(str(tmp_path), ".venv", str(second))
-    assert a is not None and a["before"] == {"kind": "link", "target": "first"}
+    assert a is not None and a.to_json()["before"] == {"kind": "link", "target": "first"}
     assert os.path.realpath(tmp_path / ".venv") == str(second)
     journal.undo_action(str(tmp_path), a)
     assert os.readlink(tmp_path / ".venv") == "first"
@@ -420,7 +420,7 @@ def test_state_is_removed_when_nothing_is_left(tmp_path: Path) -> None:
     assert state["undo"][0]["actions"] == []
     assert (tmp_path / ".venvsel" / ".gitignore").read_text().endswith("*\n")
     assert journal.load_chosen(str(tmp_path)) == chosen
-    journal.save_state(str(tmp_path), {"venvsel_state": 1, "chosen": None, "undo": []})
+    journal.save_state(str(tmp_path), journal.State())
     assert not (tmp_path / ".venvsel").exists()
 
 

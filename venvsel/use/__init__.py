@@ -15,9 +15,12 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import OperationFailed, UnmetError, UsageError, VenvselError
+
+if TYPE_CHECKING:
+    from .journal import Action
 
 
 @dataclass(frozen=True)
@@ -128,16 +131,16 @@ def use_env(
     settings_rel = journal.rel_to(root, project.file)
     journal.check_writable(root, settings_rel)
     new_settings = settings_text(project.kind, _read_text(project.file), settings)
-    extra: dict[str, object] = {}
+    toml = None
     if project.kind == "pyproject":
-        extra["toml"] = {"kind": "pyproject",
-                         "before": project.settings.as_toml_data() if project.settings else None,
-                         "after": settings.as_toml_data()}
+        toml = journal.TomlEdit(
+            "pyproject", project.settings.as_toml_data() if project.settings else None,
+            settings.as_toml_data())
     table = " [tool.venvsel]" if project.kind == "pyproject" else ""
     recorded_text = ", ".join(f"{k} = {json.dumps(v)}" for k, v in settings.as_toml_data().items())
     steps: list[tuple[str, Callable[[], journal.Action | None]]] = [(
         f"{settings_rel}{table}: {recorded_text}",
-        lambda: journal.write_file(root, settings_rel, new_settings.encode("utf-8"), **extra),
+        lambda: journal.write_file(root, settings_rel, new_settings.encode("utf-8"), toml),
     )]
     notes: list[str] = []
     if vscode:
@@ -196,7 +199,7 @@ def use_env(
                      "venvsel use --undo" if done else None)
 
 
-def _roll_back(root: str, done: list[dict[str, Any]]) -> list[str]:
+def _roll_back(root: str, done: list[Action]) -> list[str]:
     from . import journal
 
     failed = []
@@ -204,7 +207,7 @@ def _roll_back(root: str, done: list[dict[str, Any]]) -> list[str]:
         try:
             journal.undo_action(root, a)
         except Exception as e:  # report every leftover, keep undoing the rest
-            failed.append(f"{a['path']}: {e}")
+            failed.append(f"{a.path}: {e}")
     return failed
 
 
@@ -220,10 +223,10 @@ def undo(start: str | None = None) -> UndoResult:
             "Nothing to undo: `venvsel use` has made no changes in this project "
             "(or they were all undone already).")
     state = journal.load_state(root)
-    if not state["undo"]:
+    if not state.undo:
         raise UnmetError("Nothing to undo: every `venvsel use` here was undone already.")
-    entry = state["undo"][-1]
-    actions: list[journal.Action] = entry["actions"]
+    entry = state.undo[-1]
+    actions = entry.actions
     conflicts = [c for c in (journal.conflict(root, a) for a in actions) if c]
     if conflicts:
         raise OperationFailed(
@@ -237,13 +240,13 @@ def undo(start: str | None = None) -> UndoResult:
             restored.append(journal.undo_action(root, a))
         except OSError as e:
             journal.save_state(root, state)  # what is undone stays undone; the rest stays listed
-            raise OperationFailed(f"undo stopped at {a['path']}: {e.strerror or e}",
+            raise OperationFailed(f"undo stopped at {a.path}: {e.strerror or e}",
                                   hint="Fix that and run `venvsel use --undo` again.") from None
         actions.pop()
-    state["undo"].pop()
-    state["chosen"] = entry.get("chosen_before")
+    state.undo.pop()
+    state.chosen = entry.chosen_before
     journal.save_state(root, state)
-    return UndoResult(root, tuple(restored), len(state["undo"]))
+    return UndoResult(root, tuple(restored), len(state.undo))
 
 
 __all__ = ["UndoResult", "UseResult", "undo", "use_env"]
