@@ -281,3 +281,81 @@ def test_kill_stragglers_catches_children_started_during_the_kill() -> None:
         for pid in repair_children("r-test-spawner"):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# Journals as the dict-based Journal.save wrote them (venvsel before the typed journal):
+# sorted keys, history as [state, time] pairs. @ENV@ stands for the env's path.
+OLD_REBUILD_JOURNAL = """{
+ "backup": "@ENV@.venvsel-backup-20251130-101010",
+ "history": [["started", 1764497410.5], ["moving", 1764497410.6],
+             ["creating", 1764497411.0], ["installing", 1764497420.25]],
+ "id": "20251130-101010-4194309",
+ "log": "/nonexistent/logs/repair-20251130-101010-4194309.log",
+ "mode": "rebuild",
+ "original": "@ENV@",
+ "pid": 4194309,
+ "reason": "",
+ "started": 1764497410.5,
+ "state": "installing",
+ "updated": 1764497420.25
+}"""
+
+OLD_IN_PLACE_JOURNAL = """{
+ "backup": "@ENV@.venvsel-backup-20251130-111111",
+ "history": [["started", 1764501071.0], ["snapshotting", 1764501071.1],
+             ["snapshotted", 1764501072.0], ["installing", 1764501072.5]],
+ "id": "20251130-111111-4194310",
+ "log": "",
+ "mode": "in-place",
+ "original": "@ENV@",
+ "pid": 4194310,
+ "reason": "",
+ "started": 1764501071.0,
+ "state": "installing",
+ "updated": 1764501072.5
+}"""
+
+
+def test_old_format_journals_load_and_recover(tmp_path: Path) -> None:
+    import json
+
+    rebuilt = make_tree(tmp_path / "a" / ".venv")
+    in_place = make_tree(tmp_path / "b" / ".venv")
+    want = {rebuilt: tree_hash(rebuilt), in_place: tree_hash(in_place)}
+    text_a = OLD_REBUILD_JOURNAL.replace("@ENV@", str(rebuilt))
+    text_b = OLD_IN_PLACE_JOURNAL.replace("@ENV@", str(in_place))
+    # the rebuild: moved aside, a half-built env in its place; its journal in the cache dir
+    os.rename(rebuilt, str(rebuilt) + ".venvsel-backup-20251130-101010")
+    (rebuilt / "bin").mkdir(parents=True)
+    (rebuilt / "bin" / "python").write_text("half-built")
+    journal_dir().mkdir(parents=True, exist_ok=True)
+    (journal_dir() / "20251130-101010-4194309.json").write_text(text_a)
+    # the in-place one: snapshotted, then pip changed the env; only the sibling journal left
+    shutil.copytree(in_place, str(in_place) + ".venvsel-backup-20251130-111111", symlinks=True)
+    (in_place / "lib" / "site-packages" / "pkg" / "__init__.py").write_text("x = 2\n")
+    (in_place / "lib" / "site-packages" / "new.py").write_text("")
+    Path(str(in_place) + ".venvsel-backup-20251130-111111.journal.json").write_text(text_b)
+
+    j = Journal.load(journal_dir() / "20251130-101010-4194309.json")
+    assert j is not None and (j.mode, j.state, j.pid) == ("rebuild", "installing", 4194309)
+    assert j.history[-1] == ("installing", 1764497420.25)
+    assert json.dumps(j.to_json(), indent=1, sort_keys=True) == json.dumps(
+        json.loads(text_a), indent=1, sort_keys=True)  # saved back in the same form
+    assert [x.id for x in pending(real_env_path(str(in_place)))] == ["20251130-111111-4194310"]
+
+    said: list[str] = []
+    assert len(recover_pending(None, said.append)) == 1  # the cache dir's journal
+    assert len(recover_pending(real_env_path(str(in_place)), said.append)) == 1  # the sibling
+    assert len(said) == 2 and all("stopped while installing" in m for m in said)
+    assert {p: tree_hash(p) for p in want} == want
+    assert pending(None) == [] and pending(real_env_path(str(in_place))) == []
+
+
+def test_a_journal_with_an_unknown_state_is_not_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    path.write_text(OLD_REBUILD_JOURNAL.replace('"state": "installing"', '"state": "dancing"'))
+    assert Journal.load(path) is None
+    path.write_text(OLD_REBUILD_JOURNAL.replace('"mode": "rebuild"', '"mode": "sideways"'))
+    assert Journal.load(path) is None
+    path.write_text(OLD_REBUILD_JOURNAL)
+    assert Journal.load(path) is not None

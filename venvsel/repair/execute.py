@@ -25,7 +25,7 @@ from .. import proc
 from ..errors import OperationFailed
 from ..model import ProbeResult
 from .diagnose import Diagnosis
-from .plan import Plan, Step
+from .plan import DOES_ITSELF, Mode, Plan, Step, StepKind
 from .recovery import ID_VAR, Journal, kill_stragglers, restore
 
 OUTPUT_CAP = 32 * 1024 * 1024  # per stream, for the transcript; pip's output is far smaller
@@ -34,7 +34,7 @@ VERIFY_TIMEOUT = 180.0  # importing a CUDA torch on a slow machine, cold
 
 @dataclass(frozen=True)
 class StepResult:
-    key: str
+    key: StepKind
     title: str
     command: str
     ok: bool
@@ -47,7 +47,7 @@ class StepResult:
 class Outcome:
     ok: bool
     env_path: str
-    mode: str
+    mode: Mode
     reason: str  # success: what changed; failure: why it failed
     steps: tuple[StepResult, ...]
     log_path: str
@@ -186,6 +186,33 @@ def _run_command(step: Step, plan: Plan, log: Transcript) -> StepResult:
               f"{done.duration_s:.1f} s")
     return StepResult(step.key, step.title, step.command(), not detail, done.returncode,
                       done.duration_s, detail)
+
+
+def _done_itself(step: Step, plan: Plan, journal: Journal, log: Transcript) -> StepResult:
+    """Carry out a step venvsel does itself, other than "verify": a rename, a copy."""
+    start = time.monotonic()
+    log.write(f"$ {step.command()}")
+    if step.key == "move":
+        os.rename(plan.env_path, plan.backup_path)
+    elif step.key == "snapshot":
+        shutil.copytree(plan.env_path, plan.backup_path, symlinks=True)
+        journal.set("snapshotted")
+    elif step.key == "copy-pth":
+        for src, dst in plan.copies:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            shutil.copy2(src, dst)
+    else:  # pragma: no cover - DOES_ITSELF names only these and "verify"
+        raise AssertionError(f"venvsel does not carry out {step.key!r} itself")
+    return StepResult(step.key, step.title, step.command(), True, 0, time.monotonic() - start)
+
+
+def _verify_step(step: Step, plan: Plan, log: Transcript,
+                 timeout: float) -> tuple[StepResult, ProbeResult | None, list[str]]:
+    start = time.monotonic()
+    ok, text, probe, notes = verify(plan, timeout)
+    log.write(f"verification: {'ok' if ok else 'FAILED'}: {text}")
+    return (StepResult(step.key, step.title, step.command(), ok, None, time.monotonic() - start,
+                       text), probe, notes)
 
 
 # --------------------------------------------------------------------------- verification
@@ -360,31 +387,11 @@ def execute(
                 touched = True
                 progress(f"[{i}/{total}] {step.title}")
                 log.write(f"\n=== step {i}/{total}: {step.title}  ({_stamp()})")
-                start = time.monotonic()
-                if step.key == "move":
-                    log.write(f"$ {step.command()}")
-                    os.rename(plan.env_path, plan.backup_path)
-                    res = StepResult(step.key, step.title, step.command(), True, 0,
-                                     time.monotonic() - start)
-                elif step.key == "snapshot":
-                    log.write(f"$ {step.command()}")
-                    shutil.copytree(plan.env_path, plan.backup_path, symlinks=True)
-                    journal.set("snapshotted")
-                    res = StepResult(step.key, step.title, step.command(), True, 0,
-                                     time.monotonic() - start)
-                elif step.key == "copy-pth":
-                    log.write(f"$ {step.command()}")
-                    for src, dst in plan.copies:
-                        os.makedirs(os.path.dirname(dst), exist_ok=True)
-                        shutil.copy2(src, dst)
-                    res = StepResult(step.key, step.title, step.command(), True, 0,
-                                     time.monotonic() - start)
-                elif step.key == "verify":
-                    ok, text, probe, vnotes = verify(plan, verify_timeout)
+                if step.key == "verify":
+                    res, probe, vnotes = _verify_step(step, plan, log, verify_timeout)
                     notes += vnotes
-                    log.write(f"verification: {'ok' if ok else 'FAILED'}: {text}")
-                    res = StepResult(step.key, step.title, step.command(), ok, None,
-                                     time.monotonic() - start, text)
+                elif step.key in DOES_ITSELF:
+                    res = _done_itself(step, plan, journal, log)
                 else:
                     with _ticker(progress):
                         res = _run_command(step, plan, log)

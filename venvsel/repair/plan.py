@@ -32,6 +32,21 @@ from .backend import FAMILY, LLAMA, Backend, FamilyPins, is_follower
 from .diagnose import Diagnosis
 
 Mode = Literal["in-place", "rebuild", "none"]
+Installer = Literal["pip", "uv"]
+
+# What each step does. venvsel does "move", "snapshot", "copy-pth" and "verify" itself
+# (see DOES_ITSELF); every other kind runs its ``argv``.
+StepKind = Literal[
+    "move", "snapshot", "ensurepip", "create", "install-others", "copy-pth", "install-torch",
+    "install-torch-deps", "build-llama", "install-llama", "check", "verify",
+]
+DOES_ITSELF: frozenset[StepKind] = frozenset({"move", "snapshot", "copy-pth", "verify"})
+
+# Where a repair stands, as its journal records it (venvsel.repair.recovery).
+RepairState = Literal[
+    "started", "moving", "snapshotting", "snapshotted", "creating", "installing", "verifying",
+    "done", "restoring", "restored", "restore-failed",
+]
 
 # Generous per-step limits: a CUDA torch is several GB, a llama.cpp CUDA build takes many
 # minutes on few cores; a hung network is still caught eventually.
@@ -68,7 +83,7 @@ class RepairRequest:
 class Step:
     """One numbered step: a command (``argv``) or something venvsel does itself (``action``)."""
 
-    key: str  # "move", "snapshot", "create", "install-others", "install-torch", ...
+    key: StepKind
     title: str
     argv: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()  # variables set for the command
@@ -76,7 +91,7 @@ class Step:
     action: str = ""  # shown instead of a command for steps venvsel does itself
     timeout: float = TIMEOUT_INSTALL
     fatal: bool = True  # a failure rolls everything back (False: noted, repair goes on)
-    state: str = "installing"  # what the journal says while it runs
+    state: RepairState = "installing"  # what the journal says while it runs
 
     def command(self) -> str:
         """The step as one shell line a user could paste (shell-quoted with shlex)."""
@@ -137,7 +152,7 @@ class Plan:
     backend: Backend
     reason: str  # why this mode
     steps: tuple[Step, ...] = ()
-    installer: str = "pip"
+    installer: Installer = "pip"
     base_python: str | None = None  # rebuild: the interpreter the fresh env is made from
     backup_path: str = ""
     run_dir: str = ""  # working files (requirements) and the journal live here
@@ -370,7 +385,7 @@ def base_interpreter(env: Env, static: StaticInfo, python: str | None) -> str:
 class _Installer:
     """Builds pip or uv command lines for one target interpreter."""
 
-    def __init__(self, kind: str, python: str, uv: str | None) -> None:
+    def __init__(self, kind: Installer, python: str, uv: str | None) -> None:
         self.kind = kind
         self.python = python
         self.uv = uv
@@ -392,7 +407,9 @@ class _Installer:
         return (self.python, "-m", "pip", "check", "--disable-pip-version-check")
 
 
-def _choose_installer(wanted: str, static: StaticInfo, mode: Mode) -> tuple[str, str | None]:
+def _choose_installer(
+    wanted: str, static: StaticInfo, mode: Mode,
+) -> tuple[Installer, str | None]:
     uv = shutil.which("uv")
     wanted = (wanted or "auto").lower()
     if wanted not in ("auto", "pip", "uv"):
@@ -664,11 +681,14 @@ def _name_version(requirement: str) -> tuple[str, str]:
 
 
 __all__ = [
+    "DOES_ITSELF",
     "Expect",
     "Installed",
     "Plan",
     "RepairRequest",
+    "RepairState",
     "Step",
+    "StepKind",
     "backup_path_for",
     "base_interpreter",
     "choose_mode",

@@ -19,14 +19,15 @@ import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ..errors import OperationFailed, UsageError
-from .plan import BACKUP_TAG, JOURNAL_SUFFIX
+from .plan import BACKUP_TAG, JOURNAL_SUFFIX, Mode, RepairState
 
-FINISHED = ("done", "restored")
+FINISHED: tuple[RepairState, ...] = ("done", "restored")
+_STATES: frozenset[str] = frozenset(get_args(RepairState))
 ID_VAR = "VENVSEL_REPAIR_ID"  # set in every child of a repair, so stragglers can be found
 
 
@@ -47,15 +48,42 @@ class Journal:
     id: str
     original: str
     backup: str
-    mode: str  # "rebuild" | "in-place"
-    state: str = "started"
+    mode: Mode  # "rebuild" | "in-place"
+    state: RepairState = "started"
     pid: int = field(default_factory=os.getpid)
     started: float = field(default_factory=time.time)
     updated: float = 0.0
     log: str = ""
     reason: str = ""
-    history: list[list[Any]] = field(default_factory=list)  # [state, time]
+    history: list[tuple[RepairState, float]] = field(default_factory=list)
     where: list[str] = field(default_factory=list)  # files it was read from / written to
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's form (``where`` is not saved: it is where the file was found)."""
+        return {"id": self.id, "original": self.original, "backup": self.backup,
+                "mode": self.mode, "state": self.state, "pid": self.pid,
+                "started": self.started, "updated": self.updated, "log": self.log,
+                "reason": self.reason, "history": [[s, t] for s, t in self.history]}
+
+    @classmethod
+    def from_json(cls, d: Any) -> Journal:
+        """A journal as saved (by this version or an older one); ValueError/TypeError/KeyError
+        when it is not one."""
+        mode, state = d["mode"], d.get("state", "started")
+        if mode not in ("rebuild", "in-place"):
+            raise ValueError(f"unknown repair mode {mode!r}")
+        history: list[tuple[RepairState, float]] = []
+        for s, t in d.get("history", ()):
+            history.append((_state(s), float(t)))
+        j = cls(str(d["id"]), str(d["original"]), str(d["backup"]), mode, _state(state),
+                log=str(d.get("log", "")), reason=str(d.get("reason", "")), history=history)
+        for key in ("pid", "started", "updated"):
+            if key in d:
+                value = d[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise TypeError(f"{key} must be a number")
+                setattr(j, key, int(value) if key == "pid" else float(value))
+        return j
 
     @property
     def cache_file(self) -> Path:
@@ -74,17 +102,16 @@ class Journal:
         from ..fsutil import atomic_write_text, ensure_cache_dir
 
         self.updated = time.time()
-        data = {k: v for k, v in asdict(self).items() if k != "where"}
-        text = json.dumps(data, indent=1, sort_keys=True)
+        text = json.dumps(self.to_json(), indent=1, sort_keys=True)
         ensure_cache_dir(journal_dir().parent.parent)
         atomic_write_text(self.cache_file, text)
         atomic_write_text(self.sibling_file, text)
 
-    def set(self, state: str, reason: str = "") -> None:
+    def set(self, state: RepairState, reason: str = "") -> None:
         self.state = state
         if reason:
             self.reason = reason
-        self.history.append([state, time.time()])
+        self.history.append((state, time.time()))
         self.save()
 
     def forget_sibling(self) -> None:
@@ -95,13 +122,18 @@ class Journal:
     def load(cls, path: str | os.PathLike[str]) -> Journal | None:
         try:
             with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-            j = cls(**known)
-        except (OSError, ValueError, TypeError):
+                j = cls.from_json(json.load(f))
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
         j.where = [str(path)]
         return j
+
+
+def _state(value: Any) -> RepairState:
+    if value not in _STATES:
+        raise ValueError(f"unknown repair state {value!r}")
+    state: RepairState = value
+    return state
 
 
 def _candidates(env_path: str | None) -> Iterator[Path]:
