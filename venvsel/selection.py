@@ -8,12 +8,12 @@ interpreter can prove (cuda, torch, llama, llama-gpu, rocm, mps). Requirement st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from .errors import UnmetError, UsageError
-from .model import Capability, Env, EnvRecord, Machine, Need, NeedKind, Verdict
+from .model import Capability, Env, EnvRecord, Machine, Need, NeedKind, ProbeResult, Verdict
 
 if TYPE_CHECKING:
     from .projectenv import ProjectEnv
@@ -93,140 +93,173 @@ def _repair_fix(label: str) -> str:
 
 
 def check(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
-    """Does this env satisfy ``need``? yes / no / unknown (= predicted, not yet confirmed)."""
-    env, static, probe = record.env, record.static, record.probe
-    label = env.shown_path or env.path
+    """Does this env satisfy ``need``? yes / no / unknown (= predicted, not yet confirmed).
+    First whether the env can be judged at all, then the need's own check (``_CHECKS``)."""
+    refusal = _cannot_be_judged(record, need)
+    if refusal is not None:
+        return refusal
+    judge = _CHECKS.get(need.kind)
+    if judge is None:  # pragma: no cover - parse_needs prevents it
+        raise UsageError(f"unknown need {need}")
+    return judge(record, need, machine)
+
+
+def _label(record: EnvRecord) -> str:
+    return record.env.shown_path or record.env.path
+
+
+def _live(record: EnvRecord) -> ProbeResult | None:
+    """The env's live probe when it answered; None when not probed (or the probe failed)."""
+    probe = record.probe
+    return probe if probe is not None and probe.ok else None
+
+
+def _cannot_be_judged(record: EnvRecord, need: Need) -> Verdict | None:
+    """No, whatever the need, for a broken or untrusted env, and for a live need when the
+    env's python could not be probed; None when the need's own check decides."""
+    env, probe = record.env, record.probe
     if env.broken:
-        return Verdict(NO, f"broken env: {env.broken}", _repair_fix(label))
+        return Verdict(NO, f"broken env: {env.broken}", _repair_fix(_label(record)))
     if record.trust is not None and not record.trust.trusted:
         # Never chosen, never probed (venvsel/trust.py): the reason and the way to trust it.
         return Verdict(NO, record.trust.reason, record.trust.fix)
-    live = probe is not None and probe.ok
     if probe is not None and not probe.ok and need.kind in LIVE_NEEDS:
         detail = f": {probe.detail}" if probe.detail else ""
         return Verdict(
             NO,
             f"its python could not be probed ({probe.status}{detail})",
-            _repair_fix(label) if probe.status in ("broken", "crashed") else None,
+            _repair_fix(_label(record)) if probe.status in ("broken", "crashed") else None,
         )
+    return None
 
-    if need.kind == "torch":
-        if live:
-            assert probe is not None
-            if probe.torch_version:
-                return Verdict(YES, f"torch {probe.torch_version} imports")
-            return _no_torch(probe.torch_error, label)
-        if static.torch:
-            return Verdict(UNKNOWN, f"torch {static.torch.version} installed")
-        return _no_torch(None, label)
 
-    if need.kind == "cuda":
-        if live:
-            assert probe is not None
-            if not probe.torch_version:
-                return _no_torch(probe.torch_error, label)
-            if probe.cuda_available and probe.kernel_ok:
-                dev = probe.cuda_devices[0].name if probe.cuda_devices else "the GPU"
-                return Verdict(YES, f"a CUDA kernel ran on {dev} (torch {probe.torch_version})")
-            if probe.cuda_available and probe.kernel_ok is False:
-                return Verdict(
-                    NO,
-                    f"CUDA is available but a kernel failed: {probe.kernel_error}",
-                    _repair_fix(label),
-                )
-            if record.prediction.torch_cuda.outlook == NO:
-                return record.prediction.torch_cuda
-            return Verdict(
-                NO,
-                f"torch.cuda.is_available() is False (torch {probe.torch_version})",
-                _repair_fix(label),
-            )
-        if static.torch is None:
+def _check_torch(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    static, probe = record.static, _live(record)
+    if probe is not None:
+        if probe.torch_version:
+            return Verdict(YES, f"torch {probe.torch_version} imports")
+        return _no_torch(probe.torch_error, _label(record))
+    if static.torch:
+        return Verdict(UNKNOWN, f"torch {static.torch.version} installed")
+    return _no_torch(None, _label(record))
+
+
+def _check_cuda(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    probe, label = _live(record), _label(record)
+    if probe is None:
+        if record.static.torch is None:
             return _no_torch(None, label)
         return record.prediction.torch_cuda
-
-    if need.kind == "llama":
-        if live:
-            assert probe is not None
-            if probe.llama_version:
-                return Verdict(YES, f"llama-cpp-python {probe.llama_version} imports")
-            return _no_llama(probe.llama_error)
-        if static.llama:
-            return Verdict(UNKNOWN, f"llama-cpp-python {static.llama.version} installed")
-        return _no_llama(None)
-
-    if need.kind == "llama-gpu":
-        pred = record.prediction.llama_gpu
-        if pred.outlook == NO:
-            return pred
-        if live:
-            assert probe is not None
-            if not probe.llama_version:
-                return _no_llama(probe.llama_error)
-            if probe.llama_gpu_offload:
-                return Verdict(
-                    YES, f"llama-cpp-python {probe.llama_version} can offload; {pred.reason}"
-                )
-            return Verdict(
-                NO, "llama_supports_gpu_offload() is False: CPU-only build", _repair_fix(label)
-            )
-        return pred
-
-    if need.kind == "rocm":
-        if live:
-            assert probe is not None
-            if probe.torch_hip and probe.cuda_available:
-                return Verdict(YES, f"ROCm torch {probe.torch_version} sees a GPU")
-            if not probe.torch_hip:
-                return Verdict(
-                    NO, "not a ROCm build of torch" if probe.torch_version else "no torch"
-                )
-            return Verdict(NO, "ROCm build, but no AMD GPU is available")
-        if static.torch and static.torch.hip:
-            return Verdict(UNKNOWN, f"ROCm {static.torch.hip} build of torch")
-        return Verdict(NO, "not a ROCm build of torch" if static.torch else "no torch")
-
-    if need.kind == "mps":
-        if live:
-            assert probe is not None
-            if probe.mps_available:
-                return Verdict(YES, "torch.backends.mps.is_available() is True")
-            return Verdict(NO, "MPS is not available (Apple silicon with macOS 12.3+ only)")
-        if machine.os != "Darwin":
-            return Verdict(NO, f"MPS exists only on macOS; this is {machine.os}")
-        return (
-            Verdict(UNKNOWN, "torch installed on macOS") if static.torch else _no_torch(None, label)
+    if not probe.torch_version:
+        return _no_torch(probe.torch_error, label)
+    if probe.cuda_available and probe.kernel_ok:
+        dev = probe.cuda_devices[0].name if probe.cuda_devices else "the GPU"
+        return Verdict(YES, f"a CUDA kernel ran on {dev} (torch {probe.torch_version})")
+    if probe.cuda_available and probe.kernel_ok is False:
+        return Verdict(
+            NO, f"CUDA is available but a kernel failed: {probe.kernel_error}", _repair_fix(label)
         )
+    if record.prediction.torch_cuda.outlook == NO:
+        return record.prediction.torch_cuda
+    return Verdict(
+        NO,
+        f"torch.cuda.is_available() is False (torch {probe.torch_version})",
+        _repair_fix(label),
+    )
 
-    if need.kind == "requirement":
-        from packaging.requirements import Requirement
-        from packaging.version import InvalidVersion, Version
 
-        req = Requirement(need.spec)
-        have = static.dist_version(req.name)
-        if have is None:
-            return Verdict(
-                NO, f"{req.name} is not installed", f"pip install '{need.spec}' into {label}"
-            )
-        try:
-            ok = req.specifier.contains(Version(have), prereleases=True)
-        except InvalidVersion:
-            return Verdict(NO, f"{req.name} {have} is not a valid version to compare")
-        if ok:
-            return Verdict(YES, f"{req.name} {have} satisfies {need.spec}")
-        return Verdict(NO, f"{req.name} {have} does not satisfy {need.spec}")
+def _check_llama(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    static, probe = record.static, _live(record)
+    if probe is not None:
+        if probe.llama_version:
+            return Verdict(YES, f"llama-cpp-python {probe.llama_version} imports")
+        return _no_llama(probe.llama_error)
+    if static.llama:
+        return Verdict(UNKNOWN, f"llama-cpp-python {static.llama.version} installed")
+    return _no_llama(None)
 
-    if need.kind == "python":
-        from packaging.specifiers import SpecifierSet
 
-        version = (probe.python if live and probe else None) or static.python_version
-        if not version:
-            return Verdict(NO, "its Python version is unknown")
-        if SpecifierSet(need.spec).contains(version, prereleases=True):
-            return Verdict(YES, f"Python {version}")
-        return Verdict(NO, f"Python {version} does not satisfy {need.spec}")
+def _check_llama_gpu(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    pred, probe = record.prediction.llama_gpu, _live(record)
+    if pred.outlook == NO or probe is None:
+        return pred
+    if not probe.llama_version:
+        return _no_llama(probe.llama_error)
+    if probe.llama_gpu_offload:
+        return Verdict(YES, f"llama-cpp-python {probe.llama_version} can offload; {pred.reason}")
+    return Verdict(
+        NO, "llama_supports_gpu_offload() is False: CPU-only build", _repair_fix(_label(record))
+    )
 
-    raise UsageError(f"unknown need {need}")  # pragma: no cover - parse_needs prevents it
+
+def _check_rocm(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    static, probe = record.static, _live(record)
+    if probe is not None:
+        if probe.torch_hip and probe.cuda_available:
+            return Verdict(YES, f"ROCm torch {probe.torch_version} sees a GPU")
+        if not probe.torch_hip:
+            return Verdict(NO, "not a ROCm build of torch" if probe.torch_version else "no torch")
+        return Verdict(NO, "ROCm build, but no AMD GPU is available")
+    if static.torch and static.torch.hip:
+        return Verdict(UNKNOWN, f"ROCm {static.torch.hip} build of torch")
+    return Verdict(NO, "not a ROCm build of torch" if static.torch else "no torch")
+
+
+def _check_mps(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    probe = _live(record)
+    if probe is not None:
+        if probe.mps_available:
+            return Verdict(YES, "torch.backends.mps.is_available() is True")
+        return Verdict(NO, "MPS is not available (Apple silicon with macOS 12.3+ only)")
+    if machine.os != "Darwin":
+        return Verdict(NO, f"MPS exists only on macOS; this is {machine.os}")
+    if record.static.torch:
+        return Verdict(UNKNOWN, "torch installed on macOS")
+    return _no_torch(None, _label(record))
+
+
+def _check_requirement(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    from packaging.requirements import Requirement
+    from packaging.version import InvalidVersion, Version
+
+    req = Requirement(need.spec)
+    have = record.static.dist_version(req.name)
+    if have is None:
+        return Verdict(
+            NO, f"{req.name} is not installed", f"pip install '{need.spec}' into {_label(record)}"
+        )
+    try:
+        ok = req.specifier.contains(Version(have), prereleases=True)
+    except InvalidVersion:
+        return Verdict(NO, f"{req.name} {have} is not a valid version to compare")
+    if ok:
+        return Verdict(YES, f"{req.name} {have} satisfies {need.spec}")
+    return Verdict(NO, f"{req.name} {have} does not satisfy {need.spec}")
+
+
+def _check_python(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    from packaging.specifiers import SpecifierSet
+
+    probe = _live(record)
+    version = (probe.python if probe is not None else None) or record.static.python_version
+    if not version:
+        return Verdict(NO, "its Python version is unknown")
+    if SpecifierSet(need.spec).contains(version, prereleases=True):
+        return Verdict(YES, f"Python {version}")
+    return Verdict(NO, f"Python {version} does not satisfy {need.spec}")
+
+
+# One check per kind of need (every NeedKind; tests/unit/test_ranking.py holds that).
+_CHECKS: dict[NeedKind, Callable[[EnvRecord, Need, Machine], Verdict]] = {
+    "torch": _check_torch,
+    "cuda": _check_cuda,
+    "llama": _check_llama,
+    "llama-gpu": _check_llama_gpu,
+    "rocm": _check_rocm,
+    "mps": _check_mps,
+    "requirement": _check_requirement,
+    "python": _check_python,
+}
 
 
 def _no_torch(error: str | None, label: str) -> Verdict:

@@ -101,3 +101,13 @@ def test_a_conda_base_is_a_base_interpreter_and_its_named_env_is_not(
     assert tiers[install] == "base" and tiers[install / "envs" / "work"] == "other"
     chosen = pick([], ">=3.8").chosen
     assert chosen is not None and Path(chosen.env.path) == install / "envs" / "work"
+
+
+def test_every_kind_of_need_has_its_check() -> None:
+    from typing import get_args
+
+    from venvsel import selection
+    from venvsel.model import Capability, NeedKind
+
+    assert set(selection._CHECKS) == set(get_args(NeedKind))
+    assert get_args(Capability) == selection.CAPABILITIES
