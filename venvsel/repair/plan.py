@@ -21,7 +21,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from .. import proc
@@ -465,193 +465,289 @@ def choose_mode(req: RepairRequest, diag: Diagnosis) -> tuple[Mode, str]:
 
 def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
     """The steps that turn ``diag.env`` into an env that meets ``backend``. Spawns only to
-    list the torch versions the source offers (and to ask ``--python`` its version)."""
+    list the torch versions the source offers (and to ask ``--python`` its version).
+
+    The parts, in order: the mode and its refusals, the interpreter a rebuild starts from,
+    the steps that keep the original safe (move aside, or snapshot) and bring the user's
+    packages back, the PyTorch family, llama-cpp-python, the checks, and what success means.
+    """
     from ..paths import cache_dir
 
-    env, static, machine = diag.env, diag.static, diag.machine
+    env = diag.env
     mode, why = choose_mode(req, diag)
     if mode == "none":
         return Plan("", env.path, diag.label, mode, backend, why)
-    if mode == "rebuild" and env.kind == "conda":
+    _refuse_rebuild(mode, diag)
+
+    rid = new_id()
+    draft = _Draft()
+    if backend.warning:
+        draft.warnings.append(backend.warning)
+    base, pyver = _rebuild_base(req, diag, mode, draft) if mode == "rebuild" \
+        else (None, diag.static.python_version)
+    installer_kind, uv = _choose_installer(req.installer, diag.static, mode)
+    target_python = env_python(env) if mode == "rebuild" else (env.interpreter or env_python(env))
+    t = _Target(req, diag, backend, mode,
+                backup=backup_path_for(env.path, rid.rsplit("-", 1)[0]),
+                run_dir=str(cache_dir() / "repair" / rid), base=base, pyver=pyver,
+                installer=installer_kind, inst=_Installer(installer_kind, target_python, uv),
+                python=target_python)
+
+    if mode == "rebuild":
+        _add_rebuild_steps(t, draft)
+    else:
+        _add_snapshot_steps(t, draft)
+    torch_pins = _add_torch_steps(t, draft) if t.torch_wanted else None
+    llama_req, llama_cuda = _add_llama_steps(t, draft)
+    _add_check_steps(t, draft)
+    expect = _expectation(t, torch_pins, llama_req, llama_cuda, draft.packages)
+    if not t.torch_wanted:
+        draft.notes.append("torch is left as it is.")
+    return Plan(
+        id=rid, env_path=env.path, label=diag.label, mode=mode, backend=backend, reason=why,
+        steps=tuple(draft.steps), installer=installer_kind, base_python=base,
+        backup_path=t.backup, run_dir=t.run_dir, torch=torch_pins, llama=llama_req,
+        llama_cuda=llama_cuda, packages=tuple(draft.packages), skipped=tuple(draft.skipped),
+        files=tuple(draft.files), copies=tuple(draft.copies), notes=tuple(draft.notes),
+        warnings=tuple(draft.warnings), blockers=tuple(draft.blockers), expect=expect,
+    )
+
+
+@dataclass
+class _Draft:
+    """A plan being made: what each part of :func:`make_plan` adds, in order."""
+
+    steps: list[Step] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)
+    copies: list[tuple[str, str]] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What every part of a plan works from: the request, the env and how it is reached."""
+
+    req: RepairRequest
+    diag: Diagnosis
+    backend: Backend
+    mode: Mode
+    backup: str
+    run_dir: str
+    base: str | None  # rebuild: the interpreter the fresh env is made from
+    pyver: str | None  # the Python version the env will have
+    installer: Installer
+    inst: _Installer
+    python: str  # the env's python that the installer targets
+
+    @property
+    def torch_wanted(self) -> bool:
+        return self.mode == "rebuild" or self.diag.torch_needed
+
+
+def _refuse_rebuild(mode: Mode, diag: Diagnosis) -> None:
+    """A conda env, or the env venvsel runs from, is never rebuilt (exit 2)."""
+    if mode == "rebuild" and diag.env.kind == "conda":
         raise UsageError(f"{diag.label} is a conda env; venvsel rebuilds virtualenvs only.",
                          hint="Recreate it with conda, or repair in place without --rebuild.")
 
-    if mode == "rebuild" and os.path.realpath(sys.prefix) == env.path:
+    if mode == "rebuild" and os.path.realpath(sys.prefix) == diag.env.path:
         raise UsageError(f"venvsel itself runs from {diag.label}, so it cannot rebuild it.",
                          hint="Run venvsel from another env (e.g. installed with pipx).")
 
-    rid = new_id()
-    backup = backup_path_for(env.path, rid.rsplit("-", 1)[0])
-    run_dir = str(cache_dir() / "repair" / rid)
-    warnings: list[str] = []
-    notes: list[str] = []
-    blockers: list[str] = []
-    if backend.warning:
-        warnings.append(backend.warning)
 
-    base = None
-    pyver = static.python_version
-    if mode == "rebuild":
-        base = base_interpreter(env, static, req.python)
-        new_ver = python_version_of(base)
-        if pyver and new_ver.split(".")[:2] != pyver.split(".")[:2]:
-            warnings.append(f"the env was Python {pyver}; {base} is Python {new_ver}: your "
-                            "packages are reinstalled for the new version and may not all exist "
-                            "for it.")
-        pyver = new_ver
-    installer_kind, uv = _choose_installer(req.installer, static, mode)
-    target_python = env_python(env) if mode == "rebuild" else (env.interpreter or env_python(env))
-    inst = _Installer(installer_kind, target_python, uv)
+def _rebuild_base(req: RepairRequest, diag: Diagnosis, mode: Mode,
+                  draft: _Draft) -> tuple[str, str]:
+    """The interpreter a rebuild starts from and its version (a warning when it differs)."""
+    pyver = diag.static.python_version
+    base = base_interpreter(diag.env, diag.static, req.python)
+    new_ver = python_version_of(base)
+    if pyver and new_ver.split(".")[:2] != pyver.split(".")[:2]:
+        draft.warnings.append(
+            f"the env was Python {pyver}; {base} is Python {new_ver}: your packages are "
+            "reinstalled for the new version and may not all exist for it.")
+    return base, new_ver
 
-    steps: list[Step] = []
-    files: list[tuple[str, str]] = []
-    copies: list[tuple[str, str]] = []
-    packages: list[str] = []
-    skipped: list[tuple[str, str]] = []
-    if mode == "rebuild":
-        steps.append(Step("move", "Move the env aside (an atomic rename; renamed back on any "
-                          "failure)", action=shlex.join(["mv", env.path, backup]), state="moving"))
-        from ..discover import read_pyvenv_cfg
 
-        cfg = read_pyvenv_cfg(env.path) or {}
-        argv = [sys.executable, "-m", "virtualenv", "--no-periodic-update", "-p", base or ""]
-        if static.include_system_site_packages:
-            argv.append("--system-site-packages")
-        if cfg.get("prompt"):
-            argv += ["--prompt", cfg["prompt"]]
-        argv.append(env.path)
-        steps.append(Step("create", f"Create a fresh env with virtualenv from {base}",
-                          tuple(argv), timeout=TIMEOUT_CREATE, state="creating"))
-        from ..discover import find_site_packages
+def _add_rebuild_steps(t: _Target, draft: _Draft) -> None:
+    """Move the env aside, create a fresh one, reinstall the user's packages and .pth files."""
+    from ..discover import find_site_packages, read_pyvenv_cfg
 
-        site = env.site_packages or find_site_packages(env.path, env.layout)
-        packages, skipped = split_packages(installed_distributions(site))
-        if static.include_system_site_packages:
-            notes.append("the env also sees its base Python's packages "
-                         "(include-system-site-packages); those are not copied.")
-        if packages:
-            req_file = os.path.join(run_dir, "requirements.txt")
-            files.append((req_file, "\n".join(packages) + "\n"))
-            steps.append(Step(
-                "install-others",
-                f"Reinstall your {len(packages)} other packages at their versions "
-                "(--no-deps: the list is already complete)",
-                inst.install("--no-deps", "-r", req_file)))
-        pth = user_pth_files(site)
-        if pth:
-            short = ".".join((pyver or "").split(".")[:2])
-            new_site = (os.path.join(env.path, "Lib", "site-packages") if env.layout == "windows"
-                        else os.path.join(env.path, "lib", f"python{short}", "site-packages"))
-            copies = [(os.path.join(backup, os.path.relpath(p, env.path)),
-                       os.path.join(new_site, os.path.basename(p))) for p in pth]
-            steps.append(Step(
-                "copy-pth",
-                "Copy your own .pth files (no package installs them): "
-                + ", ".join(os.path.basename(p) for p in pth),
-                action=shlex.join(["cp", "-p", *(src for src, _ in copies), new_site])))
-    else:
-        steps.append(Step("snapshot", "Snapshot the env (a full copy; put back on any failure)",
-                          action=shlex.join(["cp", "-a", env.path, backup]),
-                          state="snapshotting"))
-        if installer_kind == "pip" and static.dist_version("pip") is None:
-            steps.append(Step("ensurepip", "Give the env its own pip (it was made without one)",
-                              (target_python, "-m", "ensurepip", "--default-pip"),
-                              timeout=TIMEOUT_CREATE))
+    env, static = t.diag.env, t.diag.static
+    draft.steps.append(Step("move", "Move the env aside (an atomic rename; renamed back on any "
+                            "failure)", action=shlex.join(["mv", env.path, t.backup]),
+                            state="moving"))
+    cfg = read_pyvenv_cfg(env.path) or {}
+    argv = [sys.executable, "-m", "virtualenv", "--no-periodic-update", "-p", t.base or ""]
+    if static.include_system_site_packages:
+        argv.append("--system-site-packages")
+    if cfg.get("prompt"):
+        argv += ["--prompt", cfg["prompt"]]
+    argv.append(env.path)
+    draft.steps.append(Step("create", f"Create a fresh env with virtualenv from {t.base}",
+                            tuple(argv), timeout=TIMEOUT_CREATE, state="creating"))
+    site = env.site_packages or find_site_packages(env.path, env.layout)
+    packages, skipped = split_packages(installed_distributions(site))
+    draft.packages += packages
+    draft.skipped += skipped
+    if static.include_system_site_packages:
+        draft.notes.append("the env also sees its base Python's packages "
+                           "(include-system-site-packages); those are not copied.")
+    if packages:
+        req_file = os.path.join(t.run_dir, "requirements.txt")
+        draft.files.append((req_file, "\n".join(packages) + "\n"))
+        draft.steps.append(Step(
+            "install-others",
+            f"Reinstall your {len(packages)} other packages at their versions "
+            "(--no-deps: the list is already complete)",
+            t.inst.install("--no-deps", "-r", req_file)))
+    _add_pth_copies(t, draft, user_pth_files(site))
 
-    # --- the PyTorch family
-    torch_pins: FamilyPins | None = None
-    torch_wanted = mode == "rebuild" or diag.torch_needed
-    if torch_wanted:
-        from .backend import family_pins, list_versions, strict_env
 
-        have = {n: v for n in FAMILY if (v := static.dist_version(n))}
-        listing = list_versions(_listing_pythons(mode, env, static, base, pyver), backend.source)
-        torch_pins = family_pins(have, listing, backend)
-        if torch_pins.warning:
-            warnings.append(torch_pins.warning)
-        sets, unset = strict_env(installer_kind)
-        force = ("--force-reinstall",) if mode == "in-place" else ()
-        steps.append(Step(
-            "install-torch",
-            f"Install the PyTorch family from {backend.source.describe()} alone "
-            "(no other source can substitute a different build)",
-            inst.install(*force, "--no-deps", *backend.source.strict_args(),
-                         *torch_pins.requirements, strict=True),
-            env=sets, unset=unset, timeout=TIMEOUT_TORCH))
-        steps.append(Step(
-            "install-torch-deps",
-            "Install what that torch build depends on "
-            f"({'nvidia-*, triton, ...' if backend.is_cuda else 'sympy, networkx, ...'}) "
-            f"with your {installer_kind} configuration",
-            inst.install(*backend.source.extra_args(), *torch_pins.requirements),
-            timeout=TIMEOUT_TORCH))
+def _add_pth_copies(t: _Target, draft: _Draft, pth: list[str]) -> None:
+    """Copy the user's own .pth files from the backup into the fresh env's site-packages."""
+    if not pth:
+        return
+    env = t.diag.env
+    short = ".".join((t.pyver or "").split(".")[:2])
+    new_site = (os.path.join(env.path, "Lib", "site-packages") if env.layout == "windows"
+                else os.path.join(env.path, "lib", f"python{short}", "site-packages"))
+    draft.copies += [(os.path.join(t.backup, os.path.relpath(p, env.path)),
+                      os.path.join(new_site, os.path.basename(p))) for p in pth]
+    draft.steps.append(Step(
+        "copy-pth",
+        "Copy your own .pth files (no package installs them): "
+        + ", ".join(os.path.basename(p) for p in pth),
+        action=shlex.join(["cp", "-p", *(src for src, _ in draft.copies), new_site])))
 
-    # --- llama-cpp-python
-    llama_req = None
-    llama_cuda = False
-    if static.llama is not None:
-        llama_req = f"{LLAMA}=={static.llama.version}"
-        default = backend.is_cuda and (mode == "rebuild" or diag.llama_needed)
-        llama_cuda = backend.is_cuda and (req.with_llama if req.with_llama is not None else default)
-        if req.with_llama and not backend.is_cuda:
-            notes.append("--with-llama has no effect with --backend cpu.")
-        if llama_cuda:
-            from .backend import cuda_architectures, find_nvcc
 
-            cmake = ["-DGGML_CUDA=on"]
-            archs = cuda_architectures(machine)
-            if archs:
-                cmake.append(f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
-            benv = [("CMAKE_ARGS", " ".join(cmake)), ("FORCE_CMAKE", "1"),
-                    ("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))]
-            nvcc = find_nvcc()
-            if nvcc is None:
-                blockers.append("a CUDA build of llama-cpp-python needs nvcc (the CUDA "
-                                "toolkit), and none was found; install it, or pass --no-llama.")
-            elif not shutil.which("nvcc"):
-                benv.append(("CUDACXX", nvcc))
-            # --no-binary: a CPU wheel (in --find-links, on an index or in pip's cache) must
-            # never stand in for the build; the source given with --find-links/--index-url is
-            # searched too (an offline machine has the sdist in a wheel folder).
-            steps.append(Step(
-                "build-llama",
-                f"Rebuild {llama_req} with CUDA (from source, no cached CPU wheel)",
-                inst.install("--no-binary", LLAMA, *backend.source.extra_args(),
-                             "--force-reinstall", "--no-cache-dir", "--no-deps", llama_req),
-                env=tuple(benv), timeout=TIMEOUT_LLAMA))
-        elif mode == "rebuild":
-            steps.append(Step("install-llama", f"Reinstall {llama_req} as it was built before",
-                              inst.install("--no-deps", llama_req), timeout=TIMEOUT_LLAMA))
-            if backend.is_cuda and static.llama.backends:
-                notes.append("llama-cpp-python is reinstalled without CUDA flags (--no-llama): "
-                             "pip may reuse a cached build.")
-        elif req.with_llama is False and diag.llama_needed:
-            notes.append("llama-cpp-python stays a CPU-only build (--no-llama).")
-    elif req.with_llama:
-        notes.append("--with-llama: this env has no llama-cpp-python; nothing to rebuild.")
+def _add_snapshot_steps(t: _Target, draft: _Draft) -> None:
+    """In place: snapshot the env first; give it a pip when it has none and pip installs."""
+    draft.steps.append(Step("snapshot", "Snapshot the env (a full copy; put back on any failure)",
+                            action=shlex.join(["cp", "-a", t.diag.env.path, t.backup]),
+                            state="snapshotting"))
+    if t.installer == "pip" and t.diag.static.dist_version("pip") is None:
+        draft.steps.append(Step("ensurepip", "Give the env its own pip (it was made without one)",
+                                (t.python, "-m", "ensurepip", "--default-pip"),
+                                timeout=TIMEOUT_CREATE))
 
-    steps.append(Step("check", "Check that installed packages' requirements agree (a report; "
-                      "not fatal)", inst.check(), timeout=TIMEOUT_CHECK, fatal=False,
-                      state="verifying"))
+
+def _add_torch_steps(t: _Target, draft: _Draft) -> FamilyPins:
+    """Install the PyTorch family from the backend's source alone, then what it depends on."""
+    from .backend import family_pins, list_versions, strict_env
+
+    static, backend = t.diag.static, t.backend
+    have = {n: v for n in FAMILY if (v := static.dist_version(n))}
+    listing = list_versions(_listing_pythons(t.mode, t.diag.env, static, t.base, t.pyver),
+                            backend.source)
+    torch_pins = family_pins(have, listing, backend)
+    if torch_pins.warning:
+        draft.warnings.append(torch_pins.warning)
+    sets, unset = strict_env(t.installer)
+    force = ("--force-reinstall",) if t.mode == "in-place" else ()
+    draft.steps.append(Step(
+        "install-torch",
+        f"Install the PyTorch family from {backend.source.describe()} alone "
+        "(no other source can substitute a different build)",
+        t.inst.install(*force, "--no-deps", *backend.source.strict_args(),
+                       *torch_pins.requirements, strict=True),
+        env=sets, unset=unset, timeout=TIMEOUT_TORCH))
+    draft.steps.append(Step(
+        "install-torch-deps",
+        "Install what that torch build depends on "
+        f"({'nvidia-*, triton, ...' if backend.is_cuda else 'sympy, networkx, ...'}) "
+        f"with your {t.installer} configuration",
+        t.inst.install(*backend.source.extra_args(), *torch_pins.requirements),
+        timeout=TIMEOUT_TORCH))
+    return torch_pins
+
+
+def _add_llama_steps(t: _Target, draft: _Draft) -> tuple[str | None, bool]:
+    """Rebuild llama-cpp-python with CUDA, or reinstall it as it was on a rebuild; its
+    requirement (None: the env has none) and whether it is built with CUDA."""
+    req, static, backend = t.req, t.diag.static, t.backend
+    if static.llama is None:
+        if req.with_llama:
+            draft.notes.append("--with-llama: this env has no llama-cpp-python; nothing to "
+                               "rebuild.")
+        return None, False
+    llama_req = f"{LLAMA}=={static.llama.version}"
+    default = backend.is_cuda and (t.mode == "rebuild" or t.diag.llama_needed)
+    llama_cuda = backend.is_cuda and (req.with_llama if req.with_llama is not None else default)
+    if req.with_llama and not backend.is_cuda:
+        draft.notes.append("--with-llama has no effect with --backend cpu.")
+    if llama_cuda:
+        _add_llama_cuda_build(t, draft, llama_req)
+    elif t.mode == "rebuild":
+        draft.steps.append(Step("install-llama", f"Reinstall {llama_req} as it was built before",
+                                t.inst.install("--no-deps", llama_req), timeout=TIMEOUT_LLAMA))
+        if backend.is_cuda and static.llama.backends:
+            draft.notes.append("llama-cpp-python is reinstalled without CUDA flags "
+                               "(--no-llama): pip may reuse a cached build.")
+    elif req.with_llama is False and t.diag.llama_needed:
+        draft.notes.append("llama-cpp-python stays a CPU-only build (--no-llama).")
+    return llama_req, llama_cuda
+
+
+def _add_llama_cuda_build(t: _Target, draft: _Draft, llama_req: str) -> None:
+    """Build llama-cpp-python from source with CUDA for this machine's GPUs (needs nvcc)."""
+    from .backend import cuda_architectures, find_nvcc
+
+    cmake = ["-DGGML_CUDA=on"]
+    archs = cuda_architectures(t.diag.machine)
+    if archs:
+        cmake.append(f"-DCMAKE_CUDA_ARCHITECTURES={archs}")
+    benv = [("CMAKE_ARGS", " ".join(cmake)), ("FORCE_CMAKE", "1"),
+            ("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))]
+    nvcc = find_nvcc()
+    if nvcc is None:
+        draft.blockers.append("a CUDA build of llama-cpp-python needs nvcc (the CUDA "
+                              "toolkit), and none was found; install it, or pass --no-llama.")
+    elif not shutil.which("nvcc"):
+        benv.append(("CUDACXX", nvcc))
+    # --no-binary: a CPU wheel (in --find-links, on an index or in pip's cache) must
+    # never stand in for the build; the source given with --find-links/--index-url is
+    # searched too (an offline machine has the sdist in a wheel folder).
+    draft.steps.append(Step(
+        "build-llama",
+        f"Rebuild {llama_req} with CUDA (from source, no cached CPU wheel)",
+        t.inst.install("--no-binary", LLAMA, *t.backend.source.extra_args(),
+                       "--force-reinstall", "--no-cache-dir", "--no-deps", llama_req),
+        env=tuple(benv), timeout=TIMEOUT_LLAMA))
+
+
+def _add_check_steps(t: _Target, draft: _Draft) -> None:
+    """The installer's requirement check (a report), then a live probe of the env."""
     from ..probe import CHILD
 
-    probe_argv = [target_python, "-B", "-E", "-s", str(CHILD)]
-    steps.append(Step("verify", "Verify with a live probe of the env's own python",
-                      action=f"(venvsel) {shlex.join(probe_argv)}", state="verifying"))
+    draft.steps.append(Step("check", "Check that installed packages' requirements agree (a "
+                            "report; not fatal)", t.inst.check(), timeout=TIMEOUT_CHECK,
+                            fatal=False, state="verifying"))
+    probe_argv = [t.python, "-B", "-E", "-s", str(CHILD)]
+    draft.steps.append(Step("verify", "Verify with a live probe of the env's own python",
+                            action=f"(venvsel) {shlex.join(probe_argv)}", state="verifying"))
 
+
+def _expectation(t: _Target, torch_pins: FamilyPins | None, llama_req: str | None,
+                 llama_cuda: bool, packages: list[str]) -> Expect:
+    """What verification demands of the repaired env."""
     from ..machine import hides_all_gpus
 
+    machine, static, backend = t.diag.machine, t.diag.static, t.backend
     gpu_here = bool(machine.gpus) and machine.has_driver and not hides_all_gpus(machine)
     if llama_cuda:
         llama_check = "gpu" if gpu_here else "cuda-build"
     else:
-        llama_check = "import" if llama_req and mode == "rebuild" else ""
-    probe = diag.probe if diag.probe is not None and diag.probe.ok else None
+        llama_check = "import" if llama_req and t.mode == "rebuild" else ""
+    probe = t.diag.probe if t.diag.probe is not None and t.diag.probe.ok else None
     kept = None
-    if not torch_wanted:
+    if not t.torch_wanted:
         kept = (probe.torch_version if probe is not None else None) or (
             static.torch.version if static.torch else None)
-    expect = Expect(
+    return Expect(
         torch_cuda=backend.cuda,
         kernel=backend.is_cuda and gpu_here,
         torch_version=None if torch_pins is None or not torch_pins.torch_version
@@ -660,16 +756,6 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
         packages=tuple(_name_version(p) for p in packages),
         torch_kept=kept,
         kernel_kept=bool(kept and probe is not None and probe.kernel_ok and gpu_here),
-    )
-    if not torch_wanted:
-        notes.append("torch is left as it is.")
-    return Plan(
-        id=rid, env_path=env.path, label=diag.label, mode=mode, backend=backend, reason=why,
-        steps=tuple(steps), installer=installer_kind, base_python=base, backup_path=backup,
-        run_dir=run_dir, torch=torch_pins, llama=llama_req, llama_cuda=llama_cuda,
-        packages=tuple(packages), skipped=tuple(skipped), files=tuple(files),
-        copies=tuple(copies),
-        notes=tuple(notes), warnings=tuple(warnings), blockers=tuple(blockers), expect=expect,
     )
 
 
