@@ -46,7 +46,7 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 # Files that make a directory a project (for one tool or another).
 MARKERS = (
@@ -55,6 +55,8 @@ MARKERS = (
     "poetry.toml", "uv.lock", "poetry.lock", "pdm.lock", "Pipfile.lock",
 )
 LOCAL_NAMES = (".venv", "venv", "env", ".conda")
+# Who names a project's env: a tool's own files, venvsel's record, or a local env dir.
+Tool = Literal["venvsel", "poetry", "pipenv", "hatch", "pdm", "uv", "conda", "pyenv", "local"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class ProjectEnv:
     """One env a project's files name, and who names it."""
 
     path: str  # absolute, as the tool names it (not resolved)
-    tool: str  # venvsel, poetry, pipenv, hatch, pdm, uv, conda, pyenv, local
+    tool: Tool
     why: str  # the rule, in words: "poetry: name my-proj + sha256 of /x/my-proj"
     exists: bool  # the directory is there (it may still be broken: discovery says)
     base: bool = False  # a base interpreter (a pyenv version named by .python-version)

@@ -8,14 +8,21 @@ llama-cpp-python, or a whole new env (the interpreter or its base Python is gone
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from ..model import Env, Machine, ProbeResult, StaticInfo
 from .backend import Backend
 
+FindingCode = Literal[
+    "env-broken", "python-fails", "gpus-hidden", "torch-import", "torch-missing", "wrong-build",
+    "torch-rocm", "torch-cpu", "wrong-cuda", "driver-too-old", "arch-missing", "cuda-unavailable",
+    "kernel-failed", "llama-import", "llama-cpu",
+]
+
 
 @dataclass(frozen=True)
 class Finding:
-    code: str  # "env-broken", "torch-cpu", "driver-too-old", "llama-cpu", ...
+    code: FindingCode
     text: str  # one plain sentence
     torch: bool = False  # fixed by installing another torch build
     llama: bool = False  # fixed by rebuilding llama-cpp-python

@@ -33,6 +33,7 @@ from .diagnose import Diagnosis
 
 Mode = Literal["in-place", "rebuild", "none"]
 Installer = Literal["pip", "uv"]
+LlamaCheck = Literal["gpu", "cuda-build", "import", ""]
 
 # What each step does. venvsel does "move", "snapshot", "copy-pth" and "verify" itself
 # (see DOES_ITSELF); every other kind runs its ``argv``.
@@ -114,7 +115,7 @@ class Expect:
     torch_version: str | None = None  # the public torch version asked for
     # "gpu": llama_supports_gpu_offload() (a GPU is visible); "cuda-build": imports and ships
     # libggml-cuda (no GPU here, so offload cannot be confirmed); "import"; "": not checked
-    llama: str = ""
+    llama: LlamaCheck = ""
     packages: tuple[tuple[str, str], ...] = ()  # the user's other packages (rebuild)
     # torch left alone (it already meets the backend): it must still be this version, and
     # still run a kernel when it did before
@@ -738,6 +739,7 @@ def _expectation(t: _Target, torch_pins: FamilyPins | None, llama_req: str | Non
 
     machine, static, backend = t.diag.machine, t.diag.static, t.backend
     gpu_here = bool(machine.gpus) and machine.has_driver and not hides_all_gpus(machine)
+    llama_check: LlamaCheck
     if llama_cuda:
         llama_check = "gpu" if gpu_here else "cuda-build"
     else:
