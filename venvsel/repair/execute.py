@@ -23,9 +23,9 @@ from typing import IO, Any
 
 from .. import proc
 from ..errors import OperationFailed
-from ..model import ProbeResult
+from ..model import Env, ProbeResult
 from .diagnose import Diagnosis
-from .plan import DOES_ITSELF, Mode, Plan, Step, StepKind
+from .plan import DOES_ITSELF, Expect, Mode, Plan, Step, StepKind
 from .recovery import ID_VAR, Journal, kill_stragglers, restore
 
 OUTPUT_CAP = 32 * 1024 * 1024  # per stream, for the transcript; pip's output is far smaller
@@ -219,12 +219,11 @@ def _verify_step(step: Step, plan: Plan, log: Transcript,
 
 
 def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, list[str]]:
-    """Probe the repaired env live: (ok, what was found or what failed, probe, notes)."""
-    from ..contents import inspect_env
-    from ..cuda import major_minor
+    """Probe the repaired env live: (ok, what was found or what failed, probe, notes). The
+    checks, in order: the torch build asked for, a torch left alone still as it was,
+    llama-cpp-python, the user's other packages (``_VERIFY_CHECKS``)."""
     from ..discover import env_from_path
     from ..probe import probe_env
-    from .backend import public
 
     notes: list[str] = []
     ex = plan.expect
@@ -236,65 +235,120 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
         return False, f"the probe failed ({probe.status}: {probe.detail})", probe, notes
     if ex is None:
         return True, "the env's python runs", probe, notes
+    for check in _VERIFY_CHECKS:
+        failure = check(plan, ex, env, probe, notes)
+        if failure is not None:
+            return False, failure, probe, notes
+    return True, _found(ex, probe), probe, notes
+
+
+def _torch_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
+                   notes: list[str]) -> str | None:
+    """When torch was installed: it imports, is the build asked for, at the planned version."""
+    from .backend import public
+
+    if plan.torch is None and not ex.torch_version:
+        return None
     v = probe.torch_version
-    if plan.torch is not None or ex.torch_version:
-        if not v:
-            return False, f"torch does not import: {probe.torch_error or 'not installed'}", \
-                probe, notes
-        if ex.torch_cuda is None:
-            if probe.torch_cuda:
-                return False, (f"torch {v} is a CUDA {probe.torch_cuda} build; a CPU build was "
-                               "asked for"), probe, notes
+    if not v:
+        return f"torch does not import: {probe.torch_error or 'not installed'}"
+    if ex.torch_cuda is None:
+        if probe.torch_cuda:
+            return f"torch {v} is a CUDA {probe.torch_cuda} build; a CPU build was asked for"
+    else:
+        failure = _cuda_build_failure(plan, ex, probe, notes)
+        if failure is not None:
+            return failure
+    if ex.torch_version and public(v) != ex.torch_version:
+        return f"torch {v} is installed, not {ex.torch_version} as planned"
+    return None
+
+
+def _cuda_build_failure(plan: Plan, ex: Expect, probe: ProbeResult,
+                        notes: list[str]) -> str | None:
+    """A CUDA torch: the CUDA version asked for (another one that runs kernels is a note),
+    and, on a GPU machine, a kernel that runs."""
+    from ..cuda import major_minor
+
+    assert ex.torch_cuda is not None
+    v = probe.torch_version
+    if not probe.torch_cuda:
+        return f"torch {v} is not a CUDA build (torch.version.cuda is None)"
+    if major_minor(probe.torch_cuda) != major_minor(ex.torch_cuda):
+        if ex.kernel and probe.kernel_ok:
+            notes.append(f"torch {v} is a CUDA {probe.torch_cuda} build, not "
+                         f"{ex.torch_cuda}, but it runs kernels here.")
         else:
-            if not probe.torch_cuda:
-                return False, f"torch {v} is not a CUDA build (torch.version.cuda is None)", \
-                    probe, notes
-            if major_minor(probe.torch_cuda) != major_minor(ex.torch_cuda):
-                if ex.kernel and probe.kernel_ok:
-                    notes.append(f"torch {v} is a CUDA {probe.torch_cuda} build, not "
-                                 f"{ex.torch_cuda}, but it runs kernels here.")
-                else:
-                    return False, (f"torch {v} is a CUDA {probe.torch_cuda} build; "
-                                   f"{plan.backend.name} asks for CUDA {ex.torch_cuda}"), \
-                        probe, notes
-            if ex.kernel:
-                if not probe.cuda_available:
-                    return False, (f"torch {v} (CUDA {probe.torch_cuda}): "
-                                   "torch.cuda.is_available() is False"), probe, notes
-                if not probe.kernel_ok:
-                    return False, (f"torch {v}: a CUDA kernel failed: "
-                                   f"{probe.kernel_error or 'unknown error'}"), probe, notes
-        if ex.torch_version and public(v) != ex.torch_version:
-            return False, f"torch {v} is installed, not {ex.torch_version} as planned", probe, notes
-    if ex.torch_kept:
-        # torch was left alone: the repair must not have changed or broken it
-        if v != ex.torch_kept:
-            return False, (f"torch was {ex.torch_kept} and was to be left alone, but is now "
-                           f"{v or 'missing'} ({probe.torch_error or 'changed'})"), probe, notes
-        if ex.kernel_kept and not probe.kernel_ok:
-            return False, (f"torch {v} ran a CUDA kernel before the repair and no longer does: "
-                           f"{probe.kernel_error or 'unknown error'}"), probe, notes
+            return (f"torch {v} is a CUDA {probe.torch_cuda} build; "
+                    f"{plan.backend.name} asks for CUDA {ex.torch_cuda}")
+    if ex.kernel:
+        if not probe.cuda_available:
+            return f"torch {v} (CUDA {probe.torch_cuda}): torch.cuda.is_available() is False"
+        if not probe.kernel_ok:
+            return f"torch {v}: a CUDA kernel failed: {probe.kernel_error or 'unknown error'}"
+    return None
+
+
+def _kept_torch_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
+                        notes: list[str]) -> str | None:
+    """torch was left alone: the repair must not have changed or broken it."""
+    if not ex.torch_kept:
+        return None
+    v = probe.torch_version
+    if v != ex.torch_kept:
+        return (f"torch was {ex.torch_kept} and was to be left alone, but is now "
+                f"{v or 'missing'} ({probe.torch_error or 'changed'})")
+    if ex.kernel_kept and not probe.kernel_ok:
+        return (f"torch {v} ran a CUDA kernel before the repair and no longer does: "
+                f"{probe.kernel_error or 'unknown error'}")
+    return None
+
+
+def _llama_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
+                   notes: list[str]) -> str | None:
+    """llama-cpp-python offloads to the GPU, is a CUDA build, or imports, as planned."""
+    from ..contents import inspect_env
+
     if ex.llama == "gpu" and not probe.llama_gpu_offload:
         why = probe.llama_error or "llama_supports_gpu_offload() is False"
-        return False, f"llama-cpp-python is still not a GPU build ({why})", probe, notes
+        return f"llama-cpp-python is still not a GPU build ({why})"
     if ex.llama == "cuda-build":
         llama = inspect_env(env).llama
         if not probe.llama_version:
-            return False, f"llama_cpp does not import: {probe.llama_error or 'missing'}", \
-                probe, notes
+            return f"llama_cpp does not import: {probe.llama_error or 'missing'}"
         if llama is None or "cuda" not in llama.backends:
-            return False, "llama-cpp-python was rebuilt without its CUDA backend " \
-                "(no libggml-cuda in llama_cpp/lib)", probe, notes
+            return ("llama-cpp-python was rebuilt without its CUDA backend "
+                    "(no libggml-cuda in llama_cpp/lib)")
     if ex.llama == "import" and not probe.llama_version:
-        return False, f"llama_cpp does not import: {probe.llama_error or 'missing'}", probe, notes
-    if ex.packages:
-        now = dict(inspect_env(env).distributions)
-        missing = [n for n, _ in ex.packages if n not in now]
-        if missing:
-            return False, "missing after the reinstall: " + ", ".join(missing), probe, notes
-        changed = [f"{n} {old} → {now[n]}" for n, old in ex.packages if old and now[n] != old]
-        if changed:
-            notes.append("upgraded for the new torch: " + ", ".join(changed))
+        return f"llama_cpp does not import: {probe.llama_error or 'missing'}"
+    return None
+
+
+def _packages_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
+                      notes: list[str]) -> str | None:
+    """Every package of the old env is back (one upgraded for the new torch is a note)."""
+    from ..contents import inspect_env
+
+    if not ex.packages:
+        return None
+    now = dict(inspect_env(env).distributions)
+    missing = [n for n, _ in ex.packages if n not in now]
+    if missing:
+        return "missing after the reinstall: " + ", ".join(missing)
+    changed = [f"{n} {old} → {now[n]}" for n, old in ex.packages if old and now[n] != old]
+    if changed:
+        notes.append("upgraded for the new torch: " + ", ".join(changed))
+    return None
+
+
+_VERIFY_CHECKS: tuple[
+    Callable[[Plan, Expect, Env, ProbeResult, list[str]], str | None], ...
+] = (_torch_failure, _kept_torch_failure, _llama_failure, _packages_failure)
+
+
+def _found(ex: Expect, probe: ProbeResult) -> str:
+    """What verification found, in words: torch and its build, the kernel, llama."""
+    v = probe.torch_version
     found = [f"torch {v}" + (f" (CUDA {probe.torch_cuda})" if probe.torch_cuda else " (CPU)")
              if v else "no torch"]
     if ex.kernel and probe.kernel_ok:
@@ -303,7 +357,7 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
     if probe.llama_version:
         found.append(f"llama-cpp-python {probe.llama_version}"
                      + (" with GPU offload" if probe.llama_gpu_offload else " (CPU)"))
-    return True, ", ".join(found), probe, notes
+    return ", ".join(found)
 
 
 def refresh_cache(env_path: str, probe: ProbeResult | None) -> bool:
