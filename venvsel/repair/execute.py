@@ -17,9 +17,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from .. import proc
 from ..errors import OperationFailed
@@ -409,7 +409,30 @@ def execute(
     progress: Callable[[str], None] = _progress,
 ) -> Outcome:
     """Run ``plan``. Returns the successful Outcome; raises OperationFailed after restoring."""
-    from ..fsutil import atomic_write_text
+    log = _open_transcript(plan, diag, progress)
+    journal = Journal(plan.id, plan.env_path, plan.backup_path, plan.mode, log=log.path)
+    run = _Run()
+    failure = _run_steps(plan, journal, log, run, verify_timeout, progress)
+    if failure is not None and not run.touched:
+        _fail_unchanged(plan, journal, log, failure)
+    if failure is not None:
+        _restore_and_fail(plan, diag, journal, log, failure, progress)
+    return _finish(plan, diag, journal, log, run, discard_backup)
+
+
+@dataclass
+class _Run:
+    """What the steps of a repair have given so far."""
+
+    results: list[StepResult] = field(default_factory=list)
+    probe: ProbeResult | None = None  # the verification's probe
+    notes: list[str] = field(default_factory=list)
+    touched: bool = False  # the first step that changes the disk has begun
+
+
+def _open_transcript(plan: Plan, diag: Diagnosis, progress: Callable[[str], None]) -> Transcript:
+    """The repair's transcript in the log dir (a private temp dir when that is someone
+    else's), headed by the diagnosis and the plan."""
     from ..paths import log_dir
     from ..trust import state_dir_ok
 
@@ -424,13 +447,16 @@ def execute(
     log.write(f"venvsel repair {plan.env_path}  ({_stamp()}, id {plan.id})")
     log.write(diag.render())
     log.write(plan.render())
-    journal = Journal(plan.id, plan.env_path, plan.backup_path, plan.mode, log=log_path)
-    results: list[StepResult] = []
-    probe: ProbeResult | None = None
-    notes: list[str] = []
+    return log
+
+
+def _run_steps(plan: Plan, journal: Journal, log: Transcript, run: _Run, verify_timeout: float,
+               progress: Callable[[str], None]) -> str | None:
+    """Every step in order, the journal updated before each; why it stopped (a failed step,
+    a signal, Ctrl-C, any error), or None when all went through."""
+    from ..fsutil import atomic_write_text
+
     total = len(plan.steps)
-    failure: str | None = None
-    touched = False  # the first step that changes the disk has begun
     try:
         with _signals_raise():
             journal.set("started")
@@ -438,69 +464,80 @@ def execute(
                 atomic_write_text(path, text)
             for i, step in enumerate(plan.steps, 1):
                 journal.set(step.state)
-                touched = True
+                run.touched = True
                 progress(f"[{i}/{total}] {step.title}")
                 log.write(f"\n=== step {i}/{total}: {step.title}  ({_stamp()})")
                 if step.key == "verify":
-                    res, probe, vnotes = _verify_step(step, plan, log, verify_timeout)
-                    notes += vnotes
+                    res, run.probe, vnotes = _verify_step(step, plan, log, verify_timeout)
+                    run.notes += vnotes
                 elif step.key in DOES_ITSELF:
                     res = _done_itself(step, plan, journal, log)
                 else:
                     with _ticker(progress):
                         res = _run_command(step, plan, log)
-                results.append(res)
+                run.results.append(res)
                 if res.ok:
                     progress(f"      ok ({_fmt_s(res.duration_s)})"
                              + (f": {res.detail}" if step.key == "verify" else ""))
                 elif not step.fatal:
                     progress(f"      reported a problem (not fatal): {res.detail}")
-                    notes.append(f"{step.title}: {res.detail}")
+                    run.notes.append(f"{step.title}: {res.detail}")
                 else:
                     progress(f"      FAILED after {_fmt_s(res.duration_s)}: {res.detail}")
                     raise _Failed(f"step {i} ({step.title}) failed: {res.detail}")
             journal.set("done")
     except _Failed as exc:
-        failure = str(exc)
+        return str(exc)
     except _Stop as exc:
-        failure = f"interrupted by {exc.name}"
+        return f"interrupted by {exc.name}"
     except KeyboardInterrupt:
-        failure = "interrupted (Ctrl-C)"
+        return "interrupted (Ctrl-C)"
     except Exception as exc:  # anything else still must not lose the env
-        failure = f"unexpected error: {type(exc).__name__}: {exc}"
+        return f"unexpected error: {type(exc).__name__}: {exc}"
+    return None
 
-    if failure is not None and not touched:
-        # Failed before the first step (the journal could not be written, say): the env
-        # was never moved or copied, so there is nothing to put back.
-        log.write(f"\n=== FAILED before any change: {failure}")
-        log.close()
-        journal.forget_sibling()
-        with contextlib.suppress(OSError):
-            os.unlink(journal.cache_file)
-        raise OperationFailed(f"repair of {plan.label} failed before changing anything: "
-                              f"{failure}", hint=f"Transcript: {log_path}")
-    if failure is not None:
-        with _signals_ignored():
-            log.write(f"\n=== FAILED: {failure}; restoring the original env  ({_stamp()})")
-            progress("Restoring the original env ...")
-            try:
-                journal.reason = failure
-                msg = restore(journal)
-            except Exception as exc:
-                log.write(f"restore failed: {exc}")
-                log.close()
-                raise OperationFailed(
-                    f"{failure}; and restoring the original env failed: {exc}",
-                    hint=f"The backup is {plan.backup_path}; the transcript is {log_path}.",
-                ) from None
-            log.write(msg)
-            refresh_cache(plan.env_path, diag.probe)
+
+def _fail_unchanged(plan: Plan, journal: Journal, log: Transcript, failure: str) -> NoReturn:
+    """Failed before the first step (the journal could not be written, say): the env was
+    never moved or copied, so there is nothing to put back."""
+    log.write(f"\n=== FAILED before any change: {failure}")
+    log.close()
+    journal.forget_sibling()
+    with contextlib.suppress(OSError):
+        os.unlink(journal.cache_file)
+    raise OperationFailed(f"repair of {plan.label} failed before changing anything: "
+                          f"{failure}", hint=f"Transcript: {log.path}")
+
+
+def _restore_and_fail(plan: Plan, diag: Diagnosis, journal: Journal, log: Transcript,
+                      failure: str, progress: Callable[[str], None]) -> NoReturn:
+    """Put the original env back (nothing may interrupt that), then fail with exit 3."""
+    with _signals_ignored():
+        log.write(f"\n=== FAILED: {failure}; restoring the original env  ({_stamp()})")
+        progress("Restoring the original env ...")
+        try:
+            journal.reason = failure
+            msg = restore(journal)
+        except Exception as exc:
+            log.write(f"restore failed: {exc}")
             log.close()
-        raise OperationFailed(
-            f"repair of {plan.label} failed: {failure}. {msg[0].upper() + msg[1:]}",
-            hint=f"Transcript: {log_path}",
-        )
+            raise OperationFailed(
+                f"{failure}; and restoring the original env failed: {exc}",
+                hint=f"The backup is {plan.backup_path}; the transcript is {log.path}.",
+            ) from None
+        log.write(msg)
+        refresh_cache(plan.env_path, diag.probe)
+        log.close()
+    raise OperationFailed(
+        f"repair of {plan.label} failed: {failure}. {msg[0].upper() + msg[1:]}",
+        hint=f"Transcript: {log.path}",
+    )
 
+
+def _finish(plan: Plan, diag: Diagnosis, journal: Journal, log: Transcript, run: _Run,
+            discard_backup: bool) -> Outcome:
+    """After success: stragglers stopped, the backup kept (or discarded), the cache
+    refreshed, and what changed."""
     kill_stragglers(plan.id, wait=1.0)
     backup: str | None = plan.backup_path
     if discard_backup:
@@ -508,17 +545,17 @@ def execute(
         journal.forget_sibling()
         backup = None
         log.write(f"backup {plan.backup_path} removed (--discard-backup)")
-    cached = refresh_cache(plan.env_path, probe)
+    cached = refresh_cache(plan.env_path, run.probe)
     if not cached:
-        notes.append("the cache entry could not be refreshed; the next scan probes the env.")
-    changes = _changes(diag, probe)
-    verified = results[-1].detail if results else ""
+        run.notes.append("the cache entry could not be refreshed; the next scan probes the env.")
+    changes = _changes(diag, run.probe)
+    verified = run.results[-1].detail if run.results else ""
     log.write(f"\n=== done ({_stamp()}): {verified}")
     for c in changes:
         log.write(f"changed: {c}")
     log.close()
-    return Outcome(True, plan.env_path, plan.mode, verified, tuple(results), log_path, backup,
-                   probe=probe, changes=changes, notes=tuple(notes))
+    return Outcome(True, plan.env_path, plan.mode, verified, tuple(run.results), log.path,
+                   backup, probe=run.probe, changes=changes, notes=tuple(run.notes))
 
 
 __all__ = ["Outcome", "StepResult", "Transcript", "execute", "refresh_cache", "verify"]
