@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from venvsel import proc
+from venvsel.bench import results as bench_results
 from venvsel.bench import run as bench_run
 from venvsel.bench import synth
 from venvsel.bench.matrix import Cell, Matrix
@@ -100,10 +101,10 @@ def main() -> int:
     env: Env = env_from_path(env_path)
     assert env.interpreter is not None
     model = synth.ensure_model(a.synthetic, a.quant, progress=False)
-    params = bench_run.BenchParams(
+    params = bench_results.BenchParams(
         reps=a.reps, matrix=Matrix(n_prompt=(0,), n_gen=(a.n_gen,), threads=(a.threads,)),
         n_ctx=max(512, a.n_gen + 16), doc=None, e2e_gen=0)
-    plan = bench_run.RunPlan(env, bench_run.ModelRef(str(model.path), model.label, a.quant),
+    plan = bench_results.RunPlan(env, bench_results.ModelRef(str(model.path), model.label, a.quant),
                              "cpu", 0, False, cell=Cell(threads=a.threads))
     bench_samples: list[float] = []
     direct_samples: list[float] = []

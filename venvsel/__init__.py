@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 def require(*needs: str, python: str | None = None) -> None:
     """Return quietly if this interpreter satisfies ``needs``; otherwise exit 1 with the fix."""
+    # lazy: `import venvsel` runs before every command (fast.py is in this package)
     from .guard import require as _require
 
     _require(*needs, python=python)

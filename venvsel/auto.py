@@ -27,10 +27,17 @@ import sys
 from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
-from .errors import UsageError
+from .discover import env_from_path
+from .errors import UsageError, VenvselError
 from .model import Env
 from .paths import walk_up
+from .resolve import unmet_reason
+from .shells import ShellCode, render, write
 from .shells import operations as p
+from .shells.fish import quote as fish_quote
+from .shells.powershell import quote as ps_quote
+from .shells.sh import quote
+from .trust import check as trust_check
 
 ROOT_VAR = "_VENVSEL_AUTO_ROOT"
 ENV_VAR = "_VENVSEL_AUTO_ENV"
@@ -112,7 +119,6 @@ def untrusted_reason(env: Env) -> str | None:
     Then the full trust rule (venvsel/trust.py: start-up files, the interpreter); an env
     trusted with ``venvsel trust`` passes both.
     """
-    from .trust import check as trust_check
 
     verdict = trust_check(env)
     if verdict.explicit:
@@ -160,16 +166,10 @@ def prefix_regex(root: str) -> str:
 
 def _assign(shell: str, name: str, value: str | None) -> str:
     if shell in ("bash", "zsh", "sh"):
-        from .shells.sh import quote
-
         return f"unset {name}" if value is None else f"{name}={quote(value)}"
     if shell == "fish":
-        from .shells.fish import quote as fish_quote
-
         return f"set -e -g {name}" if value is None else f"set -g {name} {fish_quote(value)}"
     if shell in ("pwsh", "powershell"):
-        from .shells.powershell import quote as ps_quote
-
         return f"$global:{name} = " + ("$null" if value is None else ps_quote(value))
     raise UsageError(f"auto-activation is not available for {shell!r}",
                      hint="It works in bash, zsh, fish and PowerShell.")
@@ -191,7 +191,6 @@ def _say(message: str) -> None:
 
 def _check(target: str, project: ProjectEnv) -> tuple[Env | None, str | None]:
     """The env to activate, or why not (one line)."""
-    from .discover import env_from_path
 
     if not os.path.lexists(target):
         return None, f"not activating {target} for {project.root}: it does not exist " \
@@ -204,8 +203,6 @@ def _check(target: str, project: ProjectEnv) -> tuple[Env | None, str | None]:
     if reason is not None:
         return None, f"not activating {target} for {project.root}: not trusted: {reason}"
     if project.needs or project.python:
-        from .project import unmet_reason
-
         unmet = unmet_reason(env, project.needs, project.python)
         if unmet is not None:
             return None, f"not activating for {project.root}: {unmet}"
@@ -219,7 +216,6 @@ def auto_code(shell: str, auto_env: str | None, environ: Mapping[str, str] | Non
     ``auto_env`` is the env auto-activation activated earlier in this shell (the hook's
     ``_VENVSEL_AUTO_ENV``), None when none.
     """
-    from .shells import render
 
     environ = os.environ if environ is None else environ
     here = start if start is not None else _shell_pwd(environ)
@@ -277,8 +273,6 @@ def auto_code(shell: str, auto_env: str | None, environ: Mapping[str, str] | Non
 def main(argv: list[str] | None = None) -> int:
     """The hook's auto step without the CLI (no click import; the hook runs it at each change
     of directory): ``--shell SHELL --active ENV``, as ``venvsel auto`` takes them."""
-    from .errors import VenvselError
-    from .shells import ShellCode, write
 
     args = sys.argv[1:] if argv is None else argv
     opts = {"--shell": "", "--active": ""}

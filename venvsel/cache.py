@@ -29,15 +29,20 @@ import json
 import os
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from . import paths, render
+from .discover import find_site_packages
+from .fsutil import ensure_cache_dir
 from .model import Env, ProbeResult, StaticInfo, to_json
+from .owners import state_dir_ok
+from .record import frozen
 
-if TYPE_CHECKING:
+try:
     import sqlite3
-    from pathlib import Path
+except ImportError:  # a Python built without it: venvsel runs and remembers nothing (_run)
+    sqlite3 = None  # type: ignore[assignment]
 
 try:  # the builtin sha256: `import hashlib` loads OpenSSL (~2 ms of a warm pick)
     from _sha2 import sha256 as _sha256  # type: ignore[import-not-found, unused-ignore]
@@ -80,15 +85,8 @@ def _stat_part(label: str, path: str | os.PathLike[str]) -> str:
 
 
 def _site_packages(env: Env) -> list[str]:
-    if env.site_packages:
-        return list(env.site_packages)
-    # The locator left them out: the usual places, found with one listdir.
-    found = [os.path.join(env.path, "Lib", "site-packages")]
-    lib = os.path.join(env.path, "lib")
-    with contextlib.suppress(OSError):
-        found += [os.path.join(lib, d, "site-packages") for d in sorted(os.listdir(lib))
-                  if d.startswith(("python", "pypy"))]
-    return [p for p in found if os.path.isdir(p)]
+    # The locator's list; when it left them out, discovery's rule for finding them.
+    return list(env.site_packages or find_site_packages(env.path, env.layout))
 
 
 def env_fingerprint(env: Env, realpath: Any = os.path.realpath,
@@ -134,7 +132,7 @@ def env_fingerprint(env: Env, realpath: Any = os.path.realpath,
 # --------------------------------------------------------------------------- entries
 
 
-@dataclass(frozen=True)
+@frozen
 class CacheEntry:
     """What is remembered of one env, valid while both fingerprints hold."""
 
@@ -208,15 +206,11 @@ class Cache:
     @property
     def root(self) -> Path:
         """The cache dir that holds the database."""
-        from pathlib import Path
-
         return Path(self._root)
 
     @property
     def file(self) -> Path:
         """The database file."""
-        from pathlib import Path
-
         return Path(self._file)
 
     # -- the connection
@@ -225,13 +219,10 @@ class Cache:
         """The open connection; None when there is no database and ``create`` is False."""
         if self._conn is not None:
             return self._conn
-        import sqlite3
 
         if not create and not os.path.exists(self._file):
             return None
         if create:
-            from .fsutil import ensure_cache_dir
-
             try:
                 ensure_cache_dir(self._root)
             except OSError as exc:
@@ -266,8 +257,6 @@ class Cache:
             except OSError:
                 size = 0
             if 0 < size < 512:
-                import sqlite3
-
                 raise sqlite3.DatabaseError("file is not a database (too short)")
         return version
 
@@ -298,8 +287,7 @@ class Cache:
                    "deleted it, it will be rebuilt")
         self._close()
         try:
-            import sqlite3
-
+            # third-party, slow to import (filelock 4 imports asyncio): only to migrate an old cache
             from filelock import FileLock
 
             seen = os.stat(self.file)
@@ -329,13 +317,10 @@ class Cache:
         failures are one warning and ``default``. A cache dir that someone else owns or
         group/others can write is neither read nor written (trust.py; one warning says why):
         a poisoned cache must not steer ``pick``."""
-        from .trust import state_dir_ok
 
         if not state_dir_ok(self._root, "cache"):
             return default
-        try:
-            import sqlite3
-        except ImportError:
+        if sqlite3 is None:
             self._off = True
             _warn_once("nosqlite", "this Python has no sqlite3 module; results will not be "
                        "remembered between runs")
@@ -497,17 +482,17 @@ class Cache:
         removed: int = self._run("write", op, create=True, default=0) if exists else 0
         legacy = self.root / LEGACY_DIR
         if legacy.is_dir():
-            import shutil
+            import shutil  # only for clearing the cache; a warm pick never loads shutil
 
             shutil.rmtree(legacy, ignore_errors=True)
         return removed
 
 
 def new_entry(env: Env, *, env_fp: str, machine_fp: str, static: StaticInfo,
-              probe: ProbeResult | None) -> CacheEntry:
-    """A CacheEntry stamped with the current time."""
+              probe: ProbeResult | None, owner_uid: int | None = None) -> CacheEntry:
+    """A CacheEntry stamped with the current time (the one way entries are made)."""
     return CacheEntry(path=env.path, env_fingerprint=env_fp, machine_fingerprint=machine_fp,
-                      static=static, probe=probe, written=time.time())
+                      static=static, probe=probe, written=time.time(), owner_uid=owner_uid)
 
 
 __all__ = ["SCHEMA", "Cache", "CacheEntry", "env_fingerprint", "new_entry"]

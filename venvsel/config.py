@@ -16,33 +16,21 @@ config dir that someone else owns or can write is not read (trust.py): the defau
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
 from typing import Any
 
-from . import paths
+from . import paths, tomlfile
 from .errors import UsageError
+from .owners import state_dir_ok
+from .record import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     """The config file's settings (the defaults when there is none)."""
 
     extra_roots: tuple[str, ...] = ()  # absolute, ~ expanded
     probe_timeout: float = 30.0
     jobs: int | None = None  # None: one probe per CPU
-
-
-def _parse_toml(text: str) -> dict[str, Any]:
-    # tomllib is stdlib from 3.11; tomli is the same parser for older Pythons.
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib.loads(text)
-    import tomli  # type: ignore[import-not-found, unused-ignore]
-
-    result: dict[str, Any] = tomli.loads(text)
-    return result
 
 
 def _bad(file: str, what: str) -> UsageError:
@@ -52,8 +40,6 @@ def _bad(file: str, what: str) -> UsageError:
 def load_config() -> Config:
     """Read the config file; the defaults when it does not exist, or when the config dir is
     owned by someone else or writable by group/others (trust.py; one warning says so)."""
-    from .trust import state_dir_ok
-
     file = paths.config_file_str()
     if not state_dir_ok(os.path.dirname(file), "config"):
         return Config()
@@ -65,7 +51,7 @@ def load_config() -> Config:
     except (OSError, UnicodeDecodeError) as e:
         raise _bad(file, f"cannot be read ({e})") from e
     try:
-        data = _parse_toml(text)
+        data = tomlfile.loads(text)
     except Exception as e:  # tomllib.TOMLDecodeError, or tomli's: same message either way
         raise _bad(file, f"not valid TOML: {e}") from e
     return _from_data(file, data)

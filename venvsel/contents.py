@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 
 from .discover import find_site_packages, read_pyvenv_cfg
 from .model import Env, LlamaInfo, StaticInfo, TorchInfo
@@ -203,26 +204,31 @@ def _from_dir_name(entry: str, suffix: str) -> tuple[str | None, str | None]:
     return name, version.split("-py")[0] or None
 
 
-def _distributions(site_packages: tuple[str, ...]) -> dict[str, str]:
-    dists: dict[str, str] = {}
+def metadata_files(site_packages: Iterable[str]) -> Iterator[tuple[str, str, str]]:
+    """(path, suffix, metadata file) of every installed distribution, in sys.path order and
+    then by name: ``NAME-VER.dist-info/METADATA``, and ``*.egg-info`` (a dir holding PKG-INFO,
+    or, from distutils, a single file holding the same headers). The one walk over
+    site-packages for what is installed (contents here, the repair plan's package list)."""
     for sp in site_packages:
         for entry in sorted(_listdir(sp)):
+            full = os.path.join(sp, entry)
             if entry.endswith(".dist-info"):
-                suffix, meta = ".dist-info", os.path.join(sp, entry, "METADATA")
+                yield full, ".dist-info", os.path.join(full, "METADATA")
             elif entry.endswith(".egg-info"):
-                suffix = ".egg-info"
-                full = os.path.join(sp, entry)
-                # a dir with PKG-INFO, or (distutils) a single file holding the same headers
-                meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
-            else:
-                continue
-            name, version = read_metadata(meta)
-            if not name or not version:
-                dir_name, dir_version = _from_dir_name(entry, suffix)
-                name, version = name or dir_name, version or dir_version
-            if name and version:
-                # the first site-packages dir wins, as on sys.path
-                dists.setdefault(canonicalize(name), version)
+                yield full, ".egg-info", (os.path.join(full, "PKG-INFO") if os.path.isdir(full)
+                                          else full)
+
+
+def _distributions(site_packages: tuple[str, ...]) -> dict[str, str]:
+    dists: dict[str, str] = {}
+    for full, suffix, meta in metadata_files(site_packages):
+        name, version = read_metadata(meta)
+        if not name or not version:
+            dir_name, dir_version = _from_dir_name(os.path.basename(full), suffix)
+            name, version = name or dir_name, version or dir_version
+        if name and version:
+            # the first site-packages dir wins, as on sys.path
+            dists.setdefault(canonicalize(name), version)
     return dists
 
 

@@ -14,17 +14,16 @@ import sys
 import time
 import traceback
 
+from . import __version__
 from .errors import EXIT_UNMET
+from .fsutil import atomic_write_text
+from .paths import log_dir
 
 EXIT_CRASH = EXIT_UNMET  # 1: DESIGN.md's codes otherwise unchanged (2, 3, 130 keep meaning)
 
 
 def write_log(exc: BaseException, argv: list[str]) -> str:
     """Write the crash log; return its path. Raises OSError when it cannot be written."""
-    from . import __version__
-    from .fsutil import atomic_write_text
-    from .paths import log_dir
-
     d = log_dir()
     d.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")

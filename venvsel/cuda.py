@@ -14,10 +14,10 @@ they change between torch releases, so a static answer is a prediction and the l
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import UsageError
 from .model import Gpu, Machine
+from .record import frozen
 
 # --------------------------------------------------------------------------- versions
 
@@ -88,7 +88,7 @@ def driver_supports(cuda: str, driver: str, os_name: str = "Linux") -> bool:
 # --------------------------------------------------------------------------- PyTorch indexes
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchIndex:
     """One PyTorch wheel index: ``cu130`` carries CUDA 13.0 builds."""
 
@@ -228,7 +228,7 @@ def gpu_label(gpu: Gpu) -> str:
 # --------------------------------------------------------------------------- index choice
 
 
-@dataclass(frozen=True)
+@frozen
 class IndexChoice:
     """The index to install the PyTorch family from, and why, in words. ``warning`` is set
     when the choice cannot run here (explicit choices are honoured: a GPU-less machine may

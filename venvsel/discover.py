@@ -31,9 +31,14 @@ from typing import TYPE_CHECKING, Literal
 from .errors import UsageError
 from .model import Env, EnvKind
 from .order import natural_key
+from .paths import user_dir
 
 if TYPE_CHECKING:
     from .config import Config
+
+# The config file and the tools' own config files are read only by the global locators, so
+# their modules are imported there ("lazy" below): `activate ENV` needs env_from_path alone,
+# and importing them at the top cost it ~4 ms (`python -X importtime`, warm).
 
 # Directories never entered while looking for project-local envs: big, and never envs.
 _SKIP = frozenset(
@@ -310,7 +315,10 @@ def _kind(cfg: dict[str, str] | None, conda: bool, hint: str | None) -> EnvKind:
     return "unknown"
 
 
-def _looks_like_env(path: str, *, interpreter_is_enough: bool) -> bool:
+def looks_like_env(path: str, *, interpreter_is_enough: bool = True) -> bool:
+    """THE rule for "this dir is a Python env": a pyvenv.cfg or a conda-meta dir, or (unless
+    ``interpreter_is_enough`` is False: a dir whose name says nothing) an interpreter where an
+    env keeps it. Discovery, the project's tool envs and `use --link` all ask this."""
     if _lexists(os.path.join(path, "pyvenv.cfg")) or _is_dir(os.path.join(path, "conda-meta")):
         return True
     if not interpreter_is_enough:
@@ -391,7 +399,7 @@ class _Found:
     def add_children(self, parent: str, source: str, hint: str | None = None) -> None:
         """Every direct child of ``parent`` that is an env (an env manager's envs dir)."""
         for _, child in _child_dirs(parent):
-            if _looks_like_env(child, interpreter_is_enough=True):
+            if looks_like_env(child, interpreter_is_enough=True):
                 self.add(child, source, hint)
 
 
@@ -401,8 +409,8 @@ def _named_like_env(name: str) -> bool:
 
 def _project_candidate(name: str, path: str) -> bool:
     if _named_like_env(name):
-        return _looks_like_env(path, interpreter_is_enough=True)
-    return _looks_like_env(path, interpreter_is_enough=False)
+        return looks_like_env(path, interpreter_is_enough=True)
+    return looks_like_env(path, interpreter_is_enough=False)
 
 
 def _check_root(root: str) -> str:
@@ -427,7 +435,7 @@ def _check_root(root: str) -> str:
 def _scan_root(found: _Found, root: str, source: str) -> None:
     """Project-local rules under one ROOT; envs of this root listed sorted by relative path."""
     # The root itself must carry a real marker: "/" or "/usr" has a bin/python, yet is no env.
-    if _looks_like_env(root, interpreter_is_enough=False):
+    if looks_like_env(root, interpreter_is_enough=False):
         found.add(root, source)
         return
     hits: list[tuple[tuple[str, ...], str]] = []
@@ -496,7 +504,7 @@ def pyenv_versions_dir() -> str:
 
 def _pyenv(found: _Found) -> None:
     for _, version in _child_dirs(pyenv_versions_dir()):  # 3.9 before 3.10
-        if _looks_like_env(version, interpreter_is_enough=True):
+        if looks_like_env(version, interpreter_is_enough=True):
             found.add(version, "pyenv", "pyenv")
         # pyenv-virtualenv keeps its envs in versions/<base>/envs/<name> (and links
         # versions/<name> to them, which the real-path check folds into one record).
@@ -520,7 +528,7 @@ def _pipenv_dir() -> str:
 def _workon(found: _Found) -> None:
     for workon in [*_env_list("WORKON_HOME"), _home(".virtualenvs")]:
         for _, child in _child_dirs(workon):
-            if _looks_like_env(child, interpreter_is_enough=True):
+            if looks_like_env(child, interpreter_is_enough=True):
                 found.add(child, "workon", "pipenv" if _looks_like_pipenv(child) else None)
     for pipenv_dir in dict.fromkeys((_pipenv_dir(), _home(".local", "share", "virtualenvs"))):
         found.add_children(pipenv_dir, "pipenv", "pipenv")
@@ -530,25 +538,23 @@ def _poetry_dirs() -> list[str]:
     dirs = _env_list("POETRY_VIRTUALENVS_PATH")
     cache = os.environ.get("POETRY_CACHE_DIR")
     if not cache:
-        from .paths import user_dir
-
         cache = user_dir("cache", "pypoetry")
     dirs.append(os.path.join(os.path.expanduser(cache), "virtualenvs"))
     # virtualenvs.path / cache-dir set in poetry's own config.toml (`poetry config`)
-    from .projectenv import poetry_virtualenvs_path
+    from .tooldirs import poetry_virtualenvs_path  # lazy: see the imports
 
     configured = poetry_virtualenvs_path(None)
     return list(dict.fromkeys([*dirs, configured]))
 
 
 def _hatch_dir() -> str:
-    from .projectenv import hatch_virtual_dir
+    from .tooldirs import hatch_virtual_dir  # lazy: see the imports
 
     return hatch_virtual_dir()
 
 
 def _pdm_dir() -> str:
-    from .projectenv import pdm_venvs_dir
+    from .tooldirs import pdm_venvs_dir  # lazy: see the imports
 
     return pdm_venvs_dir()
 
@@ -568,7 +574,7 @@ def _hatch(found: _Found) -> None:
     # walk at most three levels, stopping at the first env on each branch.
     def walk(path: str, depth: int) -> None:
         for _, child in _child_dirs(path):
-            if _looks_like_env(child, interpreter_is_enough=True):
+            if looks_like_env(child, interpreter_is_enough=True):
                 found.add(child, "hatch", "hatch")
             elif depth < 3:
                 walk(child, depth + 1)
@@ -580,7 +586,7 @@ def _uv(found: _Found) -> None:
     value = os.environ.get("UV_PROJECT_ENVIRONMENT")
     if value:
         path = os.path.abspath(os.path.expanduser(value))
-        if _looks_like_env(path, interpreter_is_enough=True):
+        if looks_like_env(path, interpreter_is_enough=True):
             found.add(path, "uv")
 
 
@@ -627,7 +633,7 @@ def discover(
     _active(found)
     if include_global:
         if config is None:
-            from .config import load_config
+            from .config import load_config  # lazy: see the imports
 
             config = load_config()
         for locator in (_conda, _pyenv, _workon, _poetry, _hatch, _pdm, _uv):
@@ -682,11 +688,11 @@ def env_from_path(path: str) -> Env:
         parent = os.path.dirname(p)
         in_bin = os.path.basename(parent).lower() in ("bin", "scripts")
         p = os.path.dirname(parent) if in_bin else parent
-    elif os.path.basename(p).lower() in ("bin", "scripts") and _looks_like_env(
+    elif os.path.basename(p).lower() in ("bin", "scripts") and looks_like_env(
         os.path.dirname(p), interpreter_is_enough=True
     ):
         p = os.path.dirname(p)  # ".venv/bin": the user meant the env
-    if not _looks_like_env(p, interpreter_is_enough=True):
+    if not looks_like_env(p, interpreter_is_enough=True):
         raise UsageError(
             f"{path} is not a Python environment: no pyvenv.cfg, conda-meta or bin/python",
             hint="Run `venvsel scan` to list the envs.",

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .machine import hides_all_gpus
 from .model import EnvRecord, Machine, Need
+from .projectenv import project_envs
+from .ranking import rank
 from .scan import ScanResult, scan
 from .selection import NO, YES, Evaluation, evaluate
 
@@ -37,8 +40,6 @@ def _label(r: EnvRecord) -> str:
 
 def diagnose(result: ScanResult) -> DoctorReport:
     """Turn a live scan into verdicts, the best env per need, and what to do about it."""
-    from .projectenv import project_envs
-    from .ranking import rank
 
     machine = result.machine
     records = [r.record for r in rank(result.records, project_envs())]  # pick's order
@@ -77,7 +78,6 @@ def _fixes(
 ) -> list[str]:
     fixes: list[str] = []
     cuda_best = next(b for b in best if b.need == "cuda")
-    from .machine import hides_all_gpus
 
     hidden = hides_all_gpus(machine)
     if hidden:

@@ -13,11 +13,12 @@ this module decides before doing any.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
-# --shell's choices, as in cli.SHELL_CHOICES (a test checks both agree).
-_SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
+from .errors import EXIT_INTERRUPTED, VenvselError
+from .shellnames import SHELLS as _SHELLS
 
 # command -> {option: repeatable}; one positional ENV for activate.
 _OPTIONS: dict[str, dict[str, bool]] = {
@@ -69,6 +70,7 @@ def _printable(text: str) -> bool:
 
 
 def _pick(opts: dict[str, list[str]]) -> int | None:
+    # lazy: the front door imports only what the command it answers needs
     from .render import emit
     from .views import PickOutput
 
@@ -76,10 +78,12 @@ def _pick(opts: dict[str, list[str]]) -> int | None:
     python = opts.get("--python", [None])[0]
     roots = opts.get("--root", [])
     if not needs and python is None and not roots:
-        from .selection import resolve_env
+        # lazy: the front door imports only what the command it answers needs
+        from .resolve import resolve_env
 
         out = PickOutput(recorded=resolve_env(None, (), None))
     else:
+        # lazy: the front door imports only what the command it answers needs
         from .selection import pick
 
         out = PickOutput(pick(needs, python, roots=roots or None))
@@ -89,6 +93,8 @@ def _pick(opts: dict[str, list[str]]) -> int | None:
 
 
 def _activate(opts: dict[str, list[str]], args: list[str]) -> int:
+    # lazy: the front door imports only what the command it answers needs (pick loads no
+    # shell code)
     from .render import emit
     from .shells import activation
     from .views import ShellCodeOutput
@@ -111,7 +117,6 @@ def run(argv: list[str]) -> int | None:
     if parsed is None:
         return None
     command, opts, args = parsed
-    from .errors import EXIT_INTERRUPTED, VenvselError
 
     try:
         return _pick(opts) if command == "pick" else _activate(opts, args)
@@ -122,13 +127,11 @@ def run(argv: list[str]) -> int | None:
         sys.stderr.write("venvsel: interrupted\n")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        import contextlib
-
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         return 0
     except Exception as exc:
-        from .crash import report
+        from .crash import report  # only when something has gone wrong (crash.py's doc)
 
         return report(exc, argv)
 
@@ -142,10 +145,9 @@ def entry() -> None:
     """
     code = run(sys.argv[1:])
     if code is None:
-        from .cli import main
+        from .cli import main  # lazy: click, only when this door hands over
 
         sys.exit(main())
-    import contextlib
 
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,7 +25,6 @@ def current_umask() -> int:
 def new_file_mode(path: str | os.PathLike[str]) -> int:
     """The mode a file written at ``path`` should get: an existing file keeps its own, a new
     one gets what ``open()`` would give it (0666 less the umask)."""
-    import stat
 
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
@@ -38,6 +38,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     The file gets the mode a plain ``open(path, "w")`` would give it (mkstemp's 0600 is for
     the temp name only): a new file follows the umask, a replaced file keeps its mode.
     """
+    # only for writes: tempfile imports random and shutil, which a warm read never needs
     import tempfile
 
     path = Path(path)

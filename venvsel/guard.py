@@ -15,8 +15,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .model import EnvRecord, Need, ProbeResult
-from .selection import LIVE_NEEDS, NO, YES, check, parse_needs, project_needs
+from .cache import Cache
+from .discover import env_from_path
+from .errors import UsageError, VenvselError
+from .machine import read_machine
+from .model import EnvRecord, Need, ProbeResult, needs_text
+from .predict import predict
+from .probe import _child
+from .projectenv import project_envs
+from .ranking import rank
+from .reasons import machine_causes
+from .resolve import project_needs
+from .scan import Scanner
+from .selection import LIVE_NEEDS, NO, YES, check, parse_needs
+from .shells.sh import quote
+from .trust import check as trust_check
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,6 @@ class GuardResult:
 
 def _probe_in_process(needs: Sequence[Need]) -> ProbeResult:
     """This interpreter's own answers, gathered by the probe's code without a spawn."""
-    from .probe import _child
 
     fields: dict[str, Any] = dict(_child.python_fields())
 
@@ -49,12 +61,6 @@ def _probe_in_process(needs: Sequence[Need]) -> ProbeResult:
 
 def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
     """The best cached env that satisfies every need, judged from the cache alone."""
-    from .cache import Cache
-    from .discover import env_from_path
-    from .errors import VenvselError
-    from .machine import read_machine
-    from .predict import predict
-    from .trust import check as trust_check
 
     machine = read_machine()
     candidates = []
@@ -72,8 +78,6 @@ def _alternative(needs: Sequence[Need], exclude: str) -> EnvRecord | None:
         record = EnvRecord(env, entry.static, prediction, entry.probe, True, trust)
         if all(check(record, n, machine).outlook == YES for n in needs):
             candidates.append(record)
-    from .projectenv import project_envs
-    from .ranking import rank
 
     usable = [r.record for r in rank(candidates, project_envs()) if r.usable]  # pick's order
     return usable[0] if usable else None
@@ -83,7 +87,6 @@ def evaluate_running(
     needs: Sequence[str], python_spec: str | None, record: EnvRecord, script: str | None = None
 ) -> GuardResult:
     """Judge ``record`` (with its live probe) against the needs; name a better env if it fails."""
-    from .machine import read_machine
 
     parsed = parse_needs(needs, python_spec)
     machine = read_machine()
@@ -96,8 +99,7 @@ def evaluate_running(
     if not failing:
         return GuardResult(True, label, (), None, None, "")
     alt = _alternative(parsed, record.env.path)
-    wanted = " and ".join(str(n) for n in parsed)
-    from .reasons import machine_causes
+    wanted = needs_text(parsed)
 
     failed = {need for need, _ in failing}
     causes = machine_causes(machine, [n for n in parsed if str(n) in failed])
@@ -107,7 +109,6 @@ def evaluate_running(
     command = None
     if alt is not None:
         alt_path = alt.env.path
-        from .shells.sh import quote
 
         command = f'eval "$(venvsel activate {quote(alt_path)})"'
         job = f"python {quote(script)}" if script else "your command"
@@ -123,9 +124,6 @@ def evaluate_running(
 
 
 def _record(prefix: str) -> tuple[Any, EnvRecord]:
-    from .discover import env_from_path
-    from .scan import Scanner
-
     scanner = Scanner()
     return scanner, scanner.record(env_from_path(prefix))
 
@@ -157,8 +155,6 @@ def _shell_prefix() -> str:
         return prefix
     exe = shutil.which("python") or shutil.which("python3")
     if exe is None:
-        from .errors import UsageError
-
         raise UsageError("No active env and no `python` on PATH to check.")
     # bin/python of a venv is a link to the base interpreter: the env is the link's parent.
     return os.path.dirname(os.path.dirname(os.path.abspath(exe)))

@@ -17,7 +17,7 @@ _enabled: bool | None = None
 def enable() -> None:
     """Turn debug logging on for this process (``venvsel --debug``)."""
     global _enabled
-    import logging
+    import logging  # only with --debug: logging is slow to import
 
     logging.basicConfig(
         level=logging.DEBUG, format="venvsel: %(name)s: %(message)s", stream=sys.stderr
@@ -33,6 +33,6 @@ def debug(name: str, msg: str, *args: Any) -> None:
         else:
             _enabled = False
     if _enabled:
-        import logging
+        import logging  # only with --debug: logging is slow to import
 
         logging.getLogger(name).debug(msg, *args)

@@ -39,10 +39,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from . import fsutil, paths
 from .cuda import cuda_from_int, driver_os, family_min_driver, max_cuda_for_driver, parse_version
 from .errors import UsageError
 from .log import debug
 from .model import Gpu, Machine, to_json
+from .owners import state_dir_ok
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -207,7 +209,7 @@ def _os_name() -> str:
         return "Windows"
     if sys.platform == "darwin":
         return "Darwin"
-    import platform
+    import platform  # only when the machine facts are read afresh (a cache miss)
 
     return platform.system()
 
@@ -281,7 +283,7 @@ def _hardware_key() -> str:
 
 def find_nvidia_smi() -> str | None:
     """nvidia-smi on PATH, else where WSL and Windows drivers put it."""
-    import shutil
+    import shutil  # only when the machine facts are read afresh (a cache miss)
 
     found = shutil.which("nvidia-smi")
     if found:
@@ -298,6 +300,8 @@ def find_nvidia_smi() -> str | None:
 
 def _run_smi(argv: list[str]) -> tuple[int | None, str, str]:
     """(returncode or None, stdout, why-it-failed) through the one subprocess wrapper."""
+    # Lazy: proc imports subprocess (and signal, selectors), which a warm pick, reading the
+    # machine facts from the cache, never needs.
     from . import proc
 
     try:
@@ -352,7 +356,7 @@ def _read_nvml(
     if not USE_NVML:
         return None
     try:
-        import pynvml
+        import pynvml  # optional (the nvml extra)
     except ImportError:
         return None
     try:
@@ -391,7 +395,7 @@ def _libcuda_version(os_name: str, wsl: bool) -> str | None:
     """The driver library's own ``cuDriverGetVersion`` (13000 → "13.0"). It needs no
     ``cuInit``, so it cannot hang or trip over CUDA_VISIBLE_DEVICES; loading the library
     only maps it."""
-    import ctypes
+    import ctypes  # only when NVML is asked directly (a cache miss on a GPU machine)
 
     if os_name == "Windows":
         names = ["nvcuda.dll"]
@@ -569,21 +573,14 @@ def _overlay(hw: Machine) -> Machine:
 
 
 def cache_path() -> Path:
-    from . import paths
-
     return paths.cache_dir() / CACHE_FILE
 
 
 def _cache_file() -> str:
-    from . import paths
-
     return os.path.join(paths.cache_dir_str(), CACHE_FILE)
 
 
 def _load_cached(key: str) -> Machine | None:
-    from . import paths
-    from .trust import state_dir_ok
-
     if not state_dir_ok(paths.cache_dir(), "cache"):
         return None  # someone else could have written it: observe again
     try:
@@ -597,8 +594,6 @@ def _load_cached(key: str) -> Machine | None:
 
 
 def _store(key: str, hw: Machine) -> None:
-    from . import fsutil
-
     path = cache_path()
     try:
         fsutil.ensure_cache_dir(path.parent)

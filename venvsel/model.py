@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, Literal
+
+from .record import frozen
 
 # --------------------------------------------------------------------------- machine
 
 
-@dataclass(frozen=True)
+@frozen
 class Gpu:
     """One NVIDIA GPU as the driver lists it."""
 
@@ -25,7 +27,7 @@ class Gpu:
     uuid: str | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Machine:
     """What the host offers, read without starting any Python interpreter."""
 
@@ -67,7 +69,7 @@ EnvKind = Literal[
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class Env:
     """One environment on disk, as a locator found it. Never spawns to build one."""
 
@@ -99,7 +101,7 @@ class Env:
 # --------------------------------------------------------------------------- static inspection
 
 
-@dataclass(frozen=True)
+@frozen
 class TorchInfo:
     """torch's build, read from torch/version.py and torch/lib."""
 
@@ -117,7 +119,7 @@ class TorchInfo:
         return "cpu"
 
 
-@dataclass(frozen=True)
+@frozen
 class LlamaInfo:
     """llama-cpp-python's version and the GPU backends its libraries carry."""
 
@@ -130,7 +132,7 @@ class LlamaInfo:
         return bool(self.backends)
 
 
-@dataclass(frozen=True)
+@frozen
 class StaticInfo:
     """Facts read from files alone (pyvenv.cfg, dist-info, torch/version.py, llama_cpp/lib)."""
 
@@ -146,6 +148,7 @@ class StaticInfo:
     nvidia_wheels: tuple[str, ...] = ()  # "nvidia-cublas-cu12==12.1.3.1", ...
 
     def dist_version(self, name: str) -> str | None:
+        # third-party, ~10 ms: off the warm path (tests/unit/test_fast.py holds it)
         from packaging.utils import canonicalize_name
 
         want = canonicalize_name(name)
@@ -173,7 +176,7 @@ class StaticInfo:
 Outlook = Literal["yes", "no", "unknown"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Verdict:
     """An answer with its reason in words: "CPU-only torch build", "should work: ..."."""
 
@@ -182,7 +185,7 @@ class Verdict:
     fix: str | None = None  # a command or action that would change the answer
 
 
-@dataclass(frozen=True)
+@frozen
 class Prediction:
     """What files + machine facts say each env can do, before any interpreter runs."""
 
@@ -199,7 +202,7 @@ class Prediction:
 ProbeStatus = Literal["ok", "broken", "timeout", "crashed", "unsupported", "error", "untrusted"]
 
 
-@dataclass(frozen=True)
+@frozen
 class CudaDevice:
     """A GPU as torch saw it in a live probe."""
 
@@ -209,7 +212,7 @@ class CudaDevice:
     memory_mib: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeResult:
     """What the env's own interpreter said about itself (probe/_child.py)."""
 
@@ -249,7 +252,7 @@ class ProbeResult:
 # --------------------------------------------------------------------------- trust
 
 
-@dataclass(frozen=True)
+@frozen
 class Trust:
     """Whether venvsel may start anything of the env (the rule lives in venvsel/trust.py)."""
 
@@ -264,7 +267,7 @@ class Trust:
 # --------------------------------------------------------------------------- the full record
 
 
-@dataclass(frozen=True)
+@frozen
 class EnvRecord:
     """Everything venvsel knows about one env: the unit that scan, pick and doctor work on."""
 
@@ -298,7 +301,7 @@ Capability = Literal["cuda", "torch", "llama", "llama-gpu", "rocm", "mps"]
 NeedKind = Literal[Capability, "requirement", "python"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Need:
     """One thing the user requires of an env: a capability or a requirement string."""
 
@@ -311,6 +314,12 @@ class Need:
         if self.kind == "python":
             return f"python{self.spec}"
         return self.kind
+
+
+def needs_text(needs: Iterable[str | Need], python: str | None = None) -> str:
+    """The needs in words, as every message says them: "torch and cuda and python>=3.10"
+    ("" when there are none). ``python`` is a specifier recorded beside string needs."""
+    return " and ".join([*(str(n) for n in needs), *([f"python{python}"] if python else [])])
 
 
 def to_json(obj: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def user_dir(kind: str, app: str) -> str:
         xdg, default, leaf = _XDG[kind]
         base = os.environ.get(xdg, "").strip() or os.path.join(os.path.expanduser("~"), default)
         return os.path.join(base, app, leaf) if leaf else os.path.join(base, app)
-    import platformdirs
+    import platformdirs  # third-party, only off Linux (Linux dirs are computed here)
 
     fn = {
         "cache": platformdirs.user_cache_dir,
@@ -58,8 +59,6 @@ def config_file_str() -> str:
 
 
 def _dir(var: str, kind: str) -> Path:
-    from pathlib import Path
-
     return Path(dir_str(var, kind))
 
 

@@ -27,16 +27,12 @@ the project's ``.venvsel/`` directory, owned by :mod:`venvsel.use.journal`.
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from .errors import UnmetError, UsageError
+from . import tomlfile
+from .errors import OperationFailed, UsageError
 from .paths import walk_up
-
-if TYPE_CHECKING:
-    from .model import Env
+from .record import frozen
 
 SETTINGS_FILE = ".venvsel.toml"
 PYPROJECT = "pyproject.toml"
@@ -46,7 +42,7 @@ KEYS = ("needs", "python", "env")
 SettingsKind = Literal["venvsel-toml", "pyproject"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Settings:
     """What a project records: its needs, python specifier and chosen env (as written)."""
 
@@ -66,7 +62,7 @@ class Settings:
         return data
 
 
-@dataclass(frozen=True)
+@frozen
 class Project:
     """A project root and its settings file (which may not exist yet when about to write)."""
 
@@ -94,18 +90,6 @@ class Project:
 # --------------------------------------------------------------------------- reading
 
 
-def _parse_toml(text: str) -> dict[str, Any]:
-    # tomllib is stdlib from 3.11; tomli is the same parser for older Pythons.
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib.loads(text)
-    import tomli  # type: ignore[import-not-found, unused-ignore]
-
-    result: dict[str, Any] = tomli.loads(text)
-    return result
-
-
 def _read_toml(path: str) -> dict[str, Any] | None:
     """The parsed file; None when it does not exist; UsageError naming it when malformed."""
     try:
@@ -118,7 +102,7 @@ def _read_toml(path: str) -> dict[str, Any] | None:
     except OSError as e:
         raise UsageError(f"{path} cannot be read: {e.strerror or e}") from None
     try:
-        return _parse_toml(raw.decode("utf-8"))
+        return tomlfile.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as e:
         raise UsageError(f"{path} is not UTF-8 text ({e}).",
                          hint="TOML files must be UTF-8.") from None
@@ -206,82 +190,11 @@ def recorded_env(start: str | None = None) -> str | None:
     return project.env_path() if project is not None else None
 
 
-# --------------------------------------------------------------------------- checking an env
-
-
-def unmet_reason(env: Env, needs: Sequence[str], python_spec: str | None,
-                 *, timeout: float | None = None) -> str | None:
-    """Why ``env`` does not satisfy the needs (None: it does). Answers from the cache and the
-    static facts; spawns one live probe only when a need can be confirmed only live and no
-    probe is cached (:func:`venvsel.selection.confirm_live`, pick's rule)."""
-    from .scan import Scanner
-    from .selection import confirm_live, evaluate, parse_needs
-
-    label = env.shown_path or env.path
-    if env.broken:
-        return f"{label} is broken: {env.broken}"
-    parsed = parse_needs(needs, python_spec)
-    if not parsed:
-        return None
-    scanner = Scanner()
-    record = scanner.record(env)
-    ev = confirm_live(scanner, evaluate(record, parsed, scanner.machine), timeout=timeout)
-    if ev.failing is None:
-        return None
-    need, verdict = ev.failing
-    fix = f" (fix: {verdict.fix})" if verdict.fix else ""
-    return f"{label} does not satisfy {need}: {verdict.reason}{fix}"
-
-
-def recorded_choice(needs: Sequence[str], python_spec: str | None,
-                    start: str | None = None) -> Env | None:
-    """The env `venvsel use` recorded for this project, when it still exists and still
-    satisfies ``needs``; otherwise None, with a warning on stderr saying why (the caller then
-    picks again). Used by :func:`venvsel.selection.resolve_env` when no --need is given."""
-    path = recorded_env(start)
-    if path is None:
-        return None
-    from .render import warn
-
-    wanted = " and ".join([*needs, *([f"python{python_spec}"] if python_spec else [])])
-    again = f"; picking again for {wanted}" if wanted else "; picking again"
-    if not os.path.isdir(path):
-        warn(f"the project's env {path} no longer exists{again} "
-             "(`venvsel use` records a new one).")
-        return None
-    from .discover import env_from_path
-
-    try:
-        env = env_from_path(path)
-    except UsageError as e:
-        warn(f"the project's env {path} is no longer usable ({e.message}){again}.")
-        return None
-    from .trust import check as trust_check
-
-    trust = trust_check(env)
-    if not trust.trusted:
-        warn(f"the project's env {path} is {trust.reason}{again} (fix: {trust.fix}).")
-        return None
-    reason = unmet_reason(env, needs, python_spec)
-    if reason is not None:
-        warn(f"{reason}{again}.")
-        return None
-    return env
-
-
-def require_satisfied(env: Env, needs: Sequence[str], python_spec: str | None,
-                      *, timeout: float | None = None) -> None:
-    """UnmetError (exit 1) when ``env`` does not satisfy the needs."""
-    reason = unmet_reason(env, needs, python_spec, timeout=timeout)
-    if reason is not None:
-        raise UnmetError(reason)
-
-
 # --------------------------------------------------------------------------- writing
 
 
 def _toml_body(data: dict[str, Any]) -> str:
-    import tomlkit
+    import tomlkit  # third-party, only when `venvsel use` writes settings
 
     return tomlkit.dumps(data)
 
@@ -308,13 +221,11 @@ def settings_text(kind: SettingsKind, old_text: str | None, settings: Settings |
     """The settings file's new text with ``settings`` recorded (None: the record removed),
     every byte outside the venvsel table kept. OperationFailed when that cannot be done
     without changing anything else (checked by parsing the result)."""
-    import tomlkit
-
-    from .errors import OperationFailed
+    import tomlkit  # third-party, only when `venvsel use` writes settings
 
     where = SETTINGS_FILE if kind == "venvsel-toml" else f"{PYPROJECT} [tool.venvsel]"
     values = settings.as_toml_data() if settings is not None else None
-    old_data: dict[str, Any] = _parse_toml(old_text) if old_text is not None else {}
+    old_data: dict[str, Any] = tomlfile.loads(old_text) if old_text is not None else {}
     expected = dict(old_data)
 
     if kind == "venvsel-toml":
@@ -358,7 +269,7 @@ def settings_text(kind: SettingsKind, old_text: str | None, settings: Settings |
                 _set_keys(tbl, values)
                 text = tomlkit.dumps(doc)
     try:
-        got = _parse_toml(text)
+        got = tomlfile.loads(text)
     except Exception as e:  # any parse failure means we must not write
         raise OperationFailed(f"could not record the settings in {where} safely ({e}); "
                               "nothing was changed.") from None
@@ -378,7 +289,7 @@ EnvState = Literal["ok", "changed", "unverified", "missing", "broken", "untruste
                    "no-project", "tool", "no-env"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Status:
     """Which env this directory resolves to, and why — from files and stat() alone."""
 
@@ -408,88 +319,6 @@ class Status:
         return name if self.state in ("ok", "unverified", "tool") else f"{name} ({self.state})"
 
 
-def _active_env() -> str | None:
-    return os.environ.get("VIRTUAL_ENV") or os.environ.get("CONDA_PREFIX") or None
-
-
-def status(start: str | None = None) -> Status:
-    """The project's recorded needs and env, and whether that env is still what was chosen.
-    Spawn-free and light: stat() calls and small files (suitable for a shell prompt)."""
-    cwd = os.path.abspath(start or os.getcwd())
-    active = _active_env()
-    project = find_project(cwd)
-    if project is None or project.settings is None:
-        from .resolve import tool_status
-
-        own = tool_status(cwd)
-        if own is not None:  # the env the project's own tools name (or its absence)
-            state, root, env_path, detail, message = own
-            same = None
-            if active and env_path:
-                same = os.path.realpath(active) == os.path.realpath(env_path)
-            return Status(cwd, root, None, (), None, env_path, state, detail, None, active, same,
-                          env_path if state == "tool" else None, message)
-        return Status(cwd, None, None, (), None, None, "no-project",
-                      "no venvsel settings in this directory or its parents", None, active, None,
-                      None, "No project settings and no env of the project's own: `venvsel "
-                      "activate` with no ENV or --need exits 1 rather than guess (`venvsel use "
-                      "PATH` records one; --need picks by what it must do).")
-    s = project.settings
-    wanted = " and ".join([*s.needs, *([f"python{s.python}"] if s.python else [])]) or "(none)"
-    path = project.env_path()
-    chosen_at = None
-    resolves: str | None = None
-
-    def make(state: EnvState, detail: str, message: str) -> Status:
-        same = None
-        if active:
-            same = path is not None and os.path.realpath(active) == os.path.realpath(path)
-        return Status(cwd, project.root, project.file, s.needs, s.python, path, state, detail,
-                      chosen_at, active, same, resolves, message)
-
-    if path is None:
-        return make("not-recorded", "no env recorded, only needs",
-                    f"`venvsel activate` here picks the best env for {wanted}.")
-    if not os.path.lexists(path) or not os.path.isdir(path):
-        return make("missing", f"{path} no longer exists",
-                    f"`venvsel activate` here will pick again for {wanted}; "
-                    "`venvsel use` records the new choice.")
-    from .discover import env_from_path
-
-    try:
-        env = env_from_path(path)
-    except UsageError as e:
-        return make("broken", f"{path} is not a usable env any more: {e.message}",
-                    f"`venvsel activate` here will pick again for {wanted}.")
-    if env.broken:
-        return make("broken", f"{path} is broken: {env.broken}",
-                    f"`venvsel activate` here will pick again for {wanted}; "
-                    f"or `venvsel repair {path}`.")
-    from .trust import check as trust_check
-
-    trust = trust_check(env)
-    if not trust.trusted:
-        return make("untrusted", f"{path} is {trust.reason}",
-                    f"`venvsel activate` here will not use it and picks again for {wanted}; "
-                    f"fix: {trust.fix}.")
-    from .cache import env_fingerprint
-    from .use.journal import load_chosen
-
-    chosen = load_chosen(project.root)
-    resolves = env.path
-    if chosen is None or os.path.realpath(chosen.env) != env.path:
-        return make("unverified", "chosen elsewhere (no record of it on this machine)",
-                    f"`venvsel activate` here uses {path} after checking it satisfies {wanted}.")
-    chosen_at = chosen.time
-    if chosen.fingerprint != env_fingerprint(env):
-        return make("changed", "the env changed since `venvsel use` chose it "
-                    "(packages or interpreter)",
-                    f"`venvsel activate` here checks {path} again for {wanted} and picks "
-                    "again if it no longer fits; `venvsel use` accepts the change.")
-    return make("ok", "unchanged since `venvsel use` chose it",
-                f"`venvsel activate` here uses {path}.")
-
-
 __all__ = [
     "Project",
     "Settings",
@@ -497,11 +326,7 @@ __all__ = [
     "find_project",
     "project_for_writing",
     "read_settings",
-    "recorded_choice",
     "recorded_env",
     "recorded_needs",
-    "require_satisfied",
     "settings_text",
-    "status",
-    "unmet_reason",
 ]

@@ -45,8 +45,29 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from .discover import (
+    _CONDA_HOME_INSTALLS,
+    _CONDA_SYSTEM_INSTALLS,
+    _child_dirs,
+    _project_candidate,
+    looks_like_env,
+    pyenv_versions_dir,
+)
+from .order import natural_key
+from .paths import user_dir, walk_up
+from .project import find_project
+from .record import frozen
+from .tomlfile import read_lenient
+from .tooldirs import (
+    hatch_virtual_dir,
+    pdm_venvs_dir,
+    poetry_setting,
+    poetry_virtualenvs_path,
+    table,
+    truthy,
+)
 
 # Files that make a directory a project (for one tool or another).
 MARKERS = (
@@ -59,7 +80,7 @@ LOCAL_NAMES = (".venv", "venv", "env", ".conda")
 Tool = Literal["venvsel", "poetry", "pipenv", "hatch", "pdm", "uv", "conda", "pyenv", "local"]
 
 
-@dataclass(frozen=True)
+@frozen
 class ProjectEnv:
     """One env a project's files name, and who names it."""
 
@@ -75,7 +96,7 @@ class ProjectEnv:
         return os.path.realpath(self.path)
 
 
-@dataclass(frozen=True)
+@frozen
 class Ownership:
     """The project dir and the envs that belong to it, in order of precedence."""
 
@@ -110,38 +131,12 @@ def _read(path: str, limit: int = 256 * 1024) -> str | None:
         return None
 
 
-def _toml(path: str) -> dict[str, Any]:
-    """The parsed TOML file; {} when absent or malformed (a tool's file we only read)."""
-    text = _read(path)
-    if text is None:
-        return {}
-    try:
-        if sys.version_info >= (3, 11):
-            import tomllib
-
-            return tomllib.loads(text)
-        import tomli  # type: ignore[import-not-found, unused-ignore]
-
-        data: dict[str, Any] = tomli.loads(text)
-        return data
-    except Exception:  # malformed: the tool itself would refuse it; we just learn nothing
-        return {}
-
-
-def _table(data: Any, *keys: str) -> dict[str, Any]:
-    for key in keys:
-        if not isinstance(data, dict):
-            return {}
-        data = data.get(key)
-    return data if isinstance(data, dict) else {}
-
-
 def _home() -> str:
     return os.path.expanduser("~")
 
 
 def _b64_8(digest: bytes) -> str:
-    import base64
+    import base64  # here, not at the top: only hashed names need it (~1.5 ms to import)
 
     return base64.urlsafe_b64encode(digest).decode()[:8]
 
@@ -149,15 +144,6 @@ def _b64_8(digest: bytes) -> str:
 def _canonical(name: str) -> str:
     """PEP 503 normalised name, as packaging.utils.canonicalize_name."""
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _looks_like_env(path: str) -> bool:
-    return (
-        os.path.lexists(os.path.join(path, "pyvenv.cfg"))
-        or _is_dir(os.path.join(path, "conda-meta"))
-        or os.path.lexists(os.path.join(path, "bin", "python"))
-        or os.path.lexists(os.path.join(path, "Scripts", "python.exe"))
-    )
 
 
 def _env_of_interpreter(exe: str) -> str:
@@ -179,23 +165,20 @@ def _has_env_dir(d: str) -> bool:
     except OSError:
         return False
     return any((n.startswith((".venv", "venv")) or n in ("env", ".conda"))
-               and _looks_like_env(os.path.join(d, n)) for n in names)
+               and looks_like_env(os.path.join(d, n)) for n in names)
 
 
 
 def find_root(start: str | None = None) -> str | None:
     """The nearest dir (from ``start``, default cwd, upwards) that holds a project file;
     never ``$HOME`` or ``/``, never above a directory holding ``.git``."""
-    d = os.path.abspath(start or os.getcwd())
     home = os.path.realpath(_home())
-    while True:
+    for d in walk_up(start or os.getcwd()):  # stops at the dir holding .git
         if os.path.realpath(d) == home or os.path.dirname(d) == d:
             return None
         if any(os.path.lexists(os.path.join(d, m)) for m in MARKERS) or _has_env_dir(d):
             return d
-        if os.path.lexists(os.path.join(d, ".git")):
-            return None
-        d = os.path.dirname(d)
+    return None
 
 
 # --------------------------------------------------------------------------- per tool
@@ -206,47 +189,10 @@ def poetry_env_name(name: str, project_dir: str) -> str:
     name = _canonical(name).lower()
     sanitized = re.sub(r'[ $`!*@"\\\r\n\t]', "_", name)[:42]
     normalized_cwd = os.path.normcase(os.path.realpath(project_dir))
-    import hashlib  # here, not at the top: ~10 ms, and most projects never need it
+    import hashlib  # here, not at the top: ~5 ms to import, and most projects never need it
 
     h = _b64_8(hashlib.sha256(normalized_cwd.encode()).digest())
     return f"{sanitized}-{h}"
-
-
-def _poetry_setting(local: dict[str, Any], glob: dict[str, Any], *keys: str) -> Any:
-    env = "POETRY_" + "_".join(k.upper().replace("-", "_") for k in keys)
-    if env in os.environ:
-        return os.environ[env]
-    for data in (local, glob):
-        value: Any = data
-        for k in keys:
-            value = value.get(k) if isinstance(value, dict) else None
-        if value is not None:
-            return value
-    return None
-
-
-def _truthy(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes", "y", "on")
-
-
-def poetry_virtualenvs_path(root: str | None) -> str:
-    """``virtualenvs.path`` as poetry resolves it: env var, the project's poetry.toml (none
-    when ``root`` is None), its global config.toml, then ``{cache-dir}/virtualenvs``."""
-    from .paths import user_dir
-
-    config_dir = os.environ.get("POETRY_CONFIG_DIR") or user_dir("config", "pypoetry")
-    glob = _toml(os.path.join(config_dir, "config.toml"))
-    local = _toml(os.path.join(root, "poetry.toml")) if root else {}
-    cache = _poetry_setting(local, glob, "cache-dir") or user_dir("cache", "pypoetry")
-    path = _poetry_setting(local, glob, "virtualenvs", "path")
-    if not path:
-        path = os.path.join(str(cache), "virtualenvs")
-    path = str(path).replace("{cache-dir}", str(cache))
-    return os.path.expanduser(path)
 
 
 def _py_suffix_newest_first(name: str) -> tuple[tuple[int, ...], str]:
@@ -255,22 +201,20 @@ def _py_suffix_newest_first(name: str) -> tuple[tuple[int, ...], str]:
 
 
 def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
-    tool = _table(pyproject, "tool", "poetry")
-    claimed = "poetry" in _table(pyproject, "tool") or any(
+    tool = table(pyproject, "tool", "poetry")
+    claimed = "poetry" in table(pyproject, "tool") or any(
         os.path.lexists(os.path.join(root, f)) for f in ("poetry.lock", "poetry.toml"))
-    from .paths import user_dir
-
     config_dir = os.environ.get("POETRY_CONFIG_DIR") or user_dir("config", "pypoetry")
-    glob = _toml(os.path.join(config_dir, "config.toml"))
-    local = _toml(os.path.join(root, "poetry.toml"))
-    in_project = _truthy(_poetry_setting(local, glob, "virtualenvs", "in-project"))
+    glob = read_lenient(os.path.join(config_dir, "config.toml"))
+    local = read_lenient(os.path.join(root, "poetry.toml"))
+    in_project = truthy(poetry_setting(local, glob, "virtualenvs", "in-project"))
     dot_venv = os.path.join(root, ".venv")
     if in_project or (in_project is None and _is_dir(dot_venv)):
         if claimed:
             yield ProjectEnv(dot_venv, "poetry", "poetry: virtualenvs.in-project → .venv",
                              _is_dir(dot_venv), recreate="poetry install")
         return
-    name = _table(pyproject, "project").get("name") or tool.get("name") or "non-package-mode"
+    name = table(pyproject, "project").get("name") or tool.get("name") or "non-package-mode"
     if not isinstance(name, str):
         return
     venvs = poetry_virtualenvs_path(root)
@@ -284,7 +228,7 @@ def _poetry(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     base = poetry_env_name(name, root)
     why = f"poetry: env {base}-py* (name {_canonical(name)} + sha256 of {os.path.realpath(root)})"
     chosen: str | None = None
-    minor = _table(_toml(os.path.join(venvs, "envs.toml")), base).get("minor")
+    minor = table(read_lenient(os.path.join(venvs, "envs.toml")), base).get("minor")
     if isinstance(minor, str):
         chosen = os.path.join(venvs, f"{base}-py{minor.strip()}")
         yield ProjectEnv(chosen, "poetry", why + f", py{minor.strip()} chosen by `poetry env use`",
@@ -305,7 +249,7 @@ def pipenv_env_name(project_dir: str, pipfile: str | None = None) -> str:
     location = pipfile or os.path.join(project_dir, "Pipfile")
     name = os.path.basename(os.path.dirname(location))
     clean = re.sub(r'[ &$`!*@"()\[\]\\\r\n\t]', "_", name)[0:42]
-    import hashlib
+    import hashlib  # not at the top: see poetry_env_name
 
     h = _b64_8(hashlib.sha256(location.encode()).digest()[:6])
     return f"{clean}-{h}"
@@ -342,8 +286,8 @@ def _pipenv(root: str) -> Iterator[ProjectEnv]:
             yield ProjectEnv(target, "pipenv", f"pipenv: the .venv file names {text}",
                              _is_dir(target), recreate="pipenv install")
             return
-    env_flag = _truthy(os.environ.get("PIPENV_VENV_IN_PROJECT"))
-    file_flag = _truthy(_table(_toml(pipfile), "pipenv").get("venv_in_project"))
+    env_flag = truthy(os.environ.get("PIPENV_VENV_IN_PROJECT"))
+    file_flag = truthy(table(read_lenient(pipfile), "pipenv").get("venv_in_project"))
     in_project = env_flag if env_flag is not None else file_flag
     if in_project is None and _is_dir(dot_venv):
         in_project = not _is_dir(default)  # pipenv prefers an env it made already
@@ -359,44 +303,22 @@ def hatch_project_id(project_dir: str) -> str:
     path = str(project_dir)
     if sys.platform in ("win32", "darwin"):
         path = path.casefold()
-    import hashlib
+    import hashlib  # not at the top: see poetry_env_name
 
     return _b64_8(hashlib.sha256(path.encode("utf-8")).digest())
 
 
-def _hatch_data_dir() -> str:
-    from .paths import user_dir
-
-    return os.path.expanduser(os.environ.get("HATCH_DATA_DIR") or user_dir("data", "hatch"))
-
-
-def hatch_virtual_dir(root: str | None = None) -> str:
-    """Where hatch keeps virtual envs: its config's ``dirs.env.virtual``, else
-    ``<data>/env/virtual``."""
-    from .paths import user_dir
-
-    config = os.environ.get("HATCH_CONFIG") or os.path.join(
-        user_dir("config", "hatch"), "config.toml")
-    configured = _table(_toml(config), "dirs", "env").get("virtual")
-    if isinstance(configured, str) and configured:
-        path = os.path.expanduser(os.path.expandvars(configured))
-        if os.path.isabs(path) or root is None:
-            return path
-        return os.path.join(root, path)
-    return os.path.join(_hatch_data_dir(), "env", "virtual")
-
-
 def _hatch(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
-    hatch_toml = _toml(os.path.join(root, "hatch.toml"))
-    envs_cfg = _table(hatch_toml, "envs") or _table(pyproject, "tool", "hatch", "envs")
-    claimed = "hatch" in _table(pyproject, "tool") or bool(hatch_toml)
-    raw_name = _table(pyproject, "project").get("name")
+    hatch_toml = read_lenient(os.path.join(root, "hatch.toml"))
+    envs_cfg = table(hatch_toml, "envs") or table(pyproject, "tool", "hatch", "envs")
+    claimed = "hatch" in table(pyproject, "tool") or bool(hatch_toml)
+    raw_name = table(pyproject, "project").get("name")
     if not claimed and not (isinstance(raw_name, str) and _is_dir(
             os.path.join(hatch_virtual_dir(root), _canonical(raw_name)))):
         return  # not a hatch project, and no hatch env of that name: no hash to compute
     project_id = hatch_project_id(root)
     project_name = _canonical(raw_name) if isinstance(raw_name, str) else f"{project_id}-unmanaged"
-    default_path = _table(envs_cfg, "default").get("path")
+    default_path = table(envs_cfg, "default").get("path")
     if isinstance(default_path, str) and default_path:
         p = default_path if os.path.isabs(default_path) else os.path.join(root, default_path)
         yield ProjectEnv(os.path.normpath(p), "hatch", "hatch: [envs.default] path",
@@ -414,29 +336,17 @@ def _hatch(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
         names = []
     for n in names:
         p = os.path.join(storage, n)
-        if n != project_name and not n.endswith("-build") and _looks_like_env(p):
+        if n != project_name and not n.endswith("-build") and looks_like_env(p):
             yield ProjectEnv(p, "hatch", why + f", env {n}", True, recreate=f"hatch env create {n}")
 
 
 def pdm_venv_prefix(project_dir: str) -> str:
     """pdm's ``get_venv_prefix``: ``<dir name>-<urlsafe-b64(md5(posix path))[:8]>-``."""
     posix = project_dir.replace(os.sep, "/")
-    import hashlib
+    import hashlib  # not at the top: see poetry_env_name
 
     digest = hashlib.md5(posix.encode(), usedforsecurity=False).digest()
     return f"{os.path.basename(project_dir)}-{_b64_8(digest)}-"
-
-
-def pdm_venvs_dir() -> str:
-    """pdm's ``venv.location``: its global config.toml, else <user data>/pdm/venvs."""
-    from .paths import user_dir
-
-    config = os.environ.get("PDM_CONFIG_FILE") or os.path.join(
-        user_dir("config", "pdm"), "config.toml")
-    location = _table(_toml(config), "venv").get("location")
-    if isinstance(location, str) and location:
-        return os.path.expanduser(location)
-    return os.path.join(user_dir("data", "pdm"), "venvs")
 
 
 def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
@@ -444,7 +354,7 @@ def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
     if saved:
         env = _env_of_interpreter(saved if os.path.isabs(saved) else os.path.join(root, saved))
         yield ProjectEnv(env, "pdm", f"pdm: .pdm-python names {saved}",
-                         _is_dir(env) and _looks_like_env(env), recreate="pdm install")
+                         _is_dir(env) and looks_like_env(env), recreate="pdm install")
     venvs = pdm_venvs_dir()
     try:
         names = sorted(os.listdir(venvs))
@@ -460,7 +370,7 @@ def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
             yield ProjectEnv(p, "pdm", f"pdm: named env {n[len(prefix):]} ({prefix}… = dir name "
                              f"+ md5 of {root})", _is_dir(p),
                              recreate=f"pdm venv create --name {n[len(prefix):]}")
-    claimed = "pdm" in _table(pyproject, "tool") or os.path.lexists(
+    claimed = "pdm" in table(pyproject, "tool") or os.path.lexists(
         os.path.join(root, "pdm.lock"))
     if claimed and not saved and not named:
         dot_venv = os.path.join(root, ".venv")
@@ -470,19 +380,17 @@ def _pdm(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
 
 def _uv_root(root: str) -> str:
     """The workspace root: the nearest parent whose pyproject.toml has [tool.uv.workspace]."""
-    d = os.path.dirname(root)
     home = os.path.realpath(_home())
-    while os.path.dirname(d) != d and os.path.realpath(d) != home:
-        if "workspace" in _table(_toml(os.path.join(d, "pyproject.toml")), "tool", "uv"):
-            return d
-        if os.path.lexists(os.path.join(d, ".git")):
+    for d in walk_up(os.path.dirname(root)):  # stops at the dir holding .git
+        if os.path.dirname(d) == d or os.path.realpath(d) == home:
             break
-        d = os.path.dirname(d)
+        if "workspace" in table(read_lenient(os.path.join(d, "pyproject.toml")), "tool", "uv"):
+            return d
     return root
 
 
 def _uv(root: str, pyproject: dict[str, Any]) -> Iterator[ProjectEnv]:
-    claimed = "uv" in _table(pyproject, "tool") or os.path.lexists(
+    claimed = "uv" in table(pyproject, "tool") or os.path.lexists(
         os.path.join(root, "uv.lock"))
     if not claimed:
         return
@@ -508,8 +416,6 @@ def _conda_envs_dirs() -> list[str]:
     for var in ("CONDA_ROOT", "MAMBA_ROOT_PREFIX"):
         if os.environ.get(var):
             installs.append(os.environ[var])
-    from .discover import _CONDA_HOME_INSTALLS, _CONDA_SYSTEM_INSTALLS
-
     installs += [os.path.join(_home(), n) for n in _CONDA_HOME_INSTALLS]
     installs += list(_CONDA_SYSTEM_INSTALLS)
     dirs += [os.path.join(i, "envs") for i in installs]
@@ -571,8 +477,6 @@ def _pyenv(root: str) -> Iterator[ProjectEnv]:
     text = _read(os.path.join(root, ".python-version"), 64 * 1024)
     if text is None:
         return
-    from .discover import pyenv_versions_dir
-
     versions = pyenv_versions_dir()
     for line in text.replace("\r", "\n").splitlines():
         words = line.split()
@@ -595,9 +499,6 @@ def _pyenv(root: str) -> Iterator[ProjectEnv]:
 def _local(root: str) -> Iterator[ProjectEnv]:
     """Env dirs in the project dir, as discovery's project locator sees them (``.venv*``,
     ``venv*``, ``env``, ``.conda``, any dir with pyvenv.cfg): the usual names first."""
-    from .discover import _child_dirs, _project_candidate
-    from .order import natural_key
-
     children = [(n, p) for n, p in _child_dirs(root) if _project_candidate(n, p)]
     children.sort(key=lambda c: (LOCAL_NAMES.index(c[0]) if c[0] in LOCAL_NAMES
                                  else len(LOCAL_NAMES), natural_key(c[0])))
@@ -606,8 +507,6 @@ def _local(root: str) -> Iterator[ProjectEnv]:
 
 
 def _recorded(root: str) -> Iterator[ProjectEnv]:
-    from .project import find_project
-
     project = find_project(root)
     if project is None:
         return
@@ -625,7 +524,7 @@ def ownership(start: str | None = None) -> Ownership:
     root = find_root(start)
     if root is None:
         return Ownership(None, ())
-    pyproject = _toml(os.path.join(root, "pyproject.toml"))
+    pyproject = read_lenient(os.path.join(root, "pyproject.toml"))
     out: list[ProjectEnv] = []
     seen: set[str] = set()
     for gen in (_recorded(root), _poetry(root, pyproject), _pipenv(root), _hatch(root, pyproject),

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 from .model import EnvRecord
 from .order import natural_key
 from .projectenv import ProjectEnv
+from .record import frozen
 
 Tier = Literal["recorded", "project", "active", "other", "base", "never"]
 TIERS: tuple[Tier, ...] = ("recorded", "project", "active", "other", "base", "never")
@@ -43,7 +43,7 @@ TIER_WORDS: dict[Tier, str] = {
 MIN_PYTHON = (3, 8)  # the probe's floor: older interpreters cannot be checked
 
 
-@dataclass(frozen=True)
+@frozen
 class Ranked:
     record: EnvRecord
     tier: Tier

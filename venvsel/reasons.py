@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from .machine import hides_all_gpus
 from .model import Machine, Need
 
 LIMIT = 20  # lines of reasons shown without --verbose
@@ -44,7 +45,6 @@ class Reason(NamedTuple):
 
 def machine_causes(machine: Machine, needs: Sequence[Need]) -> list[str]:
     """Causes that no env can overcome on this machine, for these needs (plain sentences)."""
-    from .machine import hides_all_gpus
 
     gpu_needs = [str(n) for n in needs if n.kind in ("cuda", "llama-gpu")]
     if not gpu_needs:

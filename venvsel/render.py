@@ -137,6 +137,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if self.enabled:
+            # third-party, heavy: only for a progress bar on a terminal
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

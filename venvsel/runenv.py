@@ -32,7 +32,9 @@ from typing import Any, Callable, Union
 from . import proc
 from .errors import VenvselError
 from .model import Env
+from .resolve import resolve_env
 from .shells.operations import apply_to_environ, build_plan
+from .trust import require_trusted
 
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXECUTE = 126
@@ -143,7 +145,6 @@ def run_command(
     if not argv:
         raise CommandNotFound("no command given",
                               hint="Usage: venvsel run --env ENV -- CMD [ARGS...]")
-    from .trust import require_trusted
 
     require_trusted(env)  # the last gate before anything of the env starts
     environ = os.environ if environ is None else environ
@@ -184,7 +185,6 @@ def run_in(
 ) -> RunResult:
     """``venvsel run``: the env named by ``env_arg`` or chosen by the needs, then
     :func:`run_command`."""
-    from .shells import resolve_env
 
     return run_command(resolve_env(env_arg, needs, python_spec), argv)
 

@@ -8,14 +8,22 @@ interpreter is started and nothing heavy is imported.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from .cache import Cache, env_fingerprint, new_entry
+from .config import load_config
+from .discover import RealPaths, discover
+from .fsutil import list_dirs
+from .machine import driver_fingerprint, read_machine
 from .model import Env, EnvRecord, Machine, ProbeResult
+from .predict import predict
+from .record import frozen
+from .render import Progress
+from .trust import check as trust_check
 
 
-@dataclass(frozen=True)
+@frozen
 class ScanResult:
     """Every env found, with its record, and the machine they were judged on."""
 
@@ -36,10 +44,6 @@ class Scanner:
     """Holds the machine facts and the cache for one command, so records can be refreshed."""
 
     def __init__(self, *, refresh: bool = False) -> None:
-        from .cache import Cache
-        from .discover import RealPaths
-        from .machine import driver_fingerprint, read_machine
-
         self.machine = read_machine()
         self.machine_fp = driver_fingerprint()
         self.cache = Cache()
@@ -51,10 +55,6 @@ class Scanner:
         the cached probe, if any, of every env; what had to be inspected is written to the
         cache in one transaction. A cached probe counts only while the env is trusted and has
         the owner it had when the probe ran."""
-        from .cache import CacheEntry, env_fingerprint
-        from .fsutil import list_dirs
-        from .predict import predict
-        from .trust import check as trust_check
 
         out, pending = [], []
         for env in envs:
@@ -69,11 +69,13 @@ class Scanner:
             if entry is not None:
                 static, probe = entry.static, entry.probe
             else:
+                # Lazy: contents compiles its regexes on import (~1.2 ms, measured), and a
+                # warm pick answered from the cache never reads an env's files.
                 from .contents import inspect_env
 
                 static, probe = inspect_env(env), None
-                pending.append(CacheEntry(env.path, env_fp, self.machine_fp, static, None,
-                                          time.time(), trust.owner_uid))
+                pending.append(new_entry(env, env_fp=env_fp, machine_fp=self.machine_fp,
+                                         static=static, probe=None, owner_uid=trust.owner_uid))
             if not trust.trusted:
                 probe = None
             out.append(EnvRecord(
@@ -95,11 +97,11 @@ class Scanner:
         """Remember fresh probe results, in one transaction; each fingerprint is taken again
         after the spawn. An "untrusted" answer (the probe refused to start) is shown, never
         remembered."""
-        from .cache import CacheEntry, env_fingerprint
 
         entries = [
-            CacheEntry(r.env.path, env_fingerprint(r.env), self.machine_fp, r.static, probe,
-                       time.time(), r.trust.owner_uid if r.trust is not None else None)
+            new_entry(r.env, env_fp=env_fingerprint(r.env), machine_fp=self.machine_fp,
+                      static=r.static, probe=probe,
+                      owner_uid=r.trust.owner_uid if r.trust is not None else None)
             for r, probe in pairs if probe.status != "untrusted"
         ]
         self.cache.put_many(entries)
@@ -119,13 +121,16 @@ class Scanner:
     ) -> list[EnvRecord]:
         """Probe live every trusted record without a cached probe (all of them with
         ``refresh``). Untrusted records are returned as they are: never probed."""
-        from .config import load_config
-        from .probe import probe_many
 
         config = load_config()
         todo = [r for r in records if (r.probe is None or self.refresh) and not r.untrusted]
         if not todo:
             return list(records)
+        # Lazy: the probe module imports subprocess, threading, tempfile and secrets (with
+        # hashlib), which a warm pick answered from the cache never needs (`-X importtime`:
+        # ~10 ms of a ~60 ms pick).
+        from .probe import probe_many
+
         results = probe_many(
             [r.env for r in todo],
             jobs=jobs or config.jobs,
@@ -148,8 +153,6 @@ def scan(
     progress: bool = False,
 ) -> ScanResult:
     """Every env found under ``roots`` (and the global locators), with facts and verdicts."""
-    from .config import load_config
-    from .discover import discover
 
     config = load_config()
     scanner = Scanner(refresh=refresh)
@@ -161,8 +164,6 @@ def scan(
         todo = sum(1 for r in records if (r.probe is None or refresh) and not r.untrusted)
         probed = todo
         if todo:
-            from .render import Progress
-
             with Progress("probing", total=todo, enabled=progress) as bar:
                 records = scanner.probe(
                     records,

@@ -8,12 +8,29 @@ interpreter can prove (cuda, torch, llama, llama-gpu, rocm, mps). Requirement st
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from .errors import UnmetError, UsageError
-from .model import Capability, Env, EnvRecord, Machine, Need, NeedKind, ProbeResult, Verdict
+from .config import load_config
+from .discover import discover, env_from_path
+from .errors import UsageError
+from .model import (
+    Capability,
+    Env,
+    EnvRecord,
+    Machine,
+    Need,
+    NeedKind,
+    ProbeResult,
+    Verdict,
+    needs_text,
+)
+from .projectenv import project_envs
+from .ranking import TIER_WORDS, rank
+from .reasons import Reason, format_reasons, machine_causes
+from .record import frozen
+from .scan import Scanner
 
 if TYPE_CHECKING:
     from .projectenv import ProjectEnv
@@ -65,6 +82,7 @@ def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[N
                 f"unknown need {text!r} — did you mean {near}?",
                 hint=f'A package is written as a requirement with a version, e.g. "{text}>=0".',
             )
+        # third-party, ~10 ms: only for requirement needs (tests/unit/test_fast.py holds it)
         from packaging.requirements import InvalidRequirement, Requirement
 
         try:
@@ -76,6 +94,7 @@ def parse_needs(needs: Sequence[str], python_spec: str | None = None) -> tuple[N
             ) from None
         out.append(Need("requirement", text))
     if python_spec:
+        # third-party, ~10 ms: only for --python (tests/unit/test_fast.py holds it)
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
         try:
@@ -219,6 +238,7 @@ def _check_mps(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
 
 
 def _check_requirement(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
+    # third-party, ~10 ms: off the warm path (tests/unit/test_fast.py holds it)
     from packaging.requirements import Requirement
     from packaging.version import InvalidVersion, Version
 
@@ -238,7 +258,7 @@ def _check_requirement(record: EnvRecord, need: Need, machine: Machine) -> Verdi
 
 
 def _check_python(record: EnvRecord, need: Need, machine: Machine) -> Verdict:
-    from packaging.specifiers import SpecifierSet
+    from packaging.specifiers import SpecifierSet  # third-party, ~10 ms: off the warm path
 
     probe = _live(record)
     version = (probe.python if probe is not None else None) or record.static.python_version
@@ -276,7 +296,7 @@ def _no_llama(error: str | None) -> Verdict:
     return Verdict(NO, "no llama-cpp-python installed")
 
 
-@dataclass(frozen=True)
+@frozen
 class Evaluation:
     """One env's verdict for each need."""
 
@@ -311,7 +331,7 @@ def confirm_live(scanner: Scanner, ev: Evaluation, *, timeout: float | None = No
     return evaluate(probed, needs, scanner.machine)
 
 
-@dataclass(frozen=True)
+@frozen
 class PickResult:
     """The chosen env (None when none fits) and every env's evaluation."""
 
@@ -324,11 +344,10 @@ class PickResult:
     def explain_ranking(self, chosen_path: str | None = None) -> str:
         """``pick --explain``: every env in rank order, the reason for its position and, with
         needs, whether it meets them; the chosen one marked."""
-        from .ranking import TIER_WORDS
 
         chosen_path = chosen_path or (self.chosen.env.path if self.chosen else None)
         by_path = {ev.record.env.path: ev for ev in self.evaluations}
-        wanted = " and ".join(str(n) for n in self.needs)
+        wanted = needs_text(self.needs)
         head = (f"Ranking for {wanted}" if wanted else "Ranking (no --need)") + (
             ": the project's recorded choice, then the env its tool files name, then the "
             "active env, then other envs, base interpreters last; never one that cannot run.")
@@ -354,9 +373,8 @@ class PickResult:
         """Why nothing fits: a cause that belongs to the machine first, then each env with
         the first need it fails and the fix (grouped when many envs share a reason;
         :mod:`venvsel.reasons`)."""
-        from .reasons import Reason, format_reasons, machine_causes
 
-        wanted = " and ".join(str(n) for n in self.needs) or "(no needs)"
+        wanted = needs_text(self.needs) or "(no needs)"
         if not self.evaluations:
             return f"No Python environments were found, so none satisfies {wanted}."
         reasons = []
@@ -382,10 +400,6 @@ def pick(
     timeout: float | None = None,
 ) -> PickResult:
     """The best env for ``needs``; confirms it live (one spawn, then cached) when needed."""
-    from .config import load_config
-    from .discover import discover
-    from .ranking import rank
-    from .scan import Scanner
 
     parsed = parse_needs(needs, python_spec)
     scanner = Scanner()
@@ -407,17 +421,12 @@ def pick(
 
 
 def _own_envs(roots: Sequence[str] | None) -> list[ProjectEnv]:
-    from .projectenv import project_envs
-
     return project_envs(roots[0] if roots else None)
 
 
 def _with_own(envs: list[Env], own: Sequence[ProjectEnv]) -> list[Env]:
     """The discovered envs plus the project's own ones that no locator saw (a pdm
     ``.pdm-python`` or poetry ``virtualenvs.path`` pointing elsewhere)."""
-    import os
-
-    from .discover import env_from_path
 
     seen = {e.path for e in envs}
     out = list(envs)
@@ -430,51 +439,3 @@ def _with_own(envs: list[Env], own: Sequence[ProjectEnv]) -> list[Env]:
             seen.add(env.path)
             out.append(env)
     return out
-
-
-def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | None) -> Env:
-    """The env a command should act on: an explicit ENV, or the best pick for the needs.
-
-    With no ENV and no needs, the project's recorded needs (``venvsel use``) apply when the
-    project has them, and the env it recorded is taken while it still exists and still
-    satisfies them (else a warning says why, and the best env is picked again); with nothing
-    recorded, the best env overall is taken.
-    """
-    if env_arg:
-        from .discover import env_from_path
-        from .trust import require_trusted
-
-        env = env_from_path(env_arg)
-        require_trusted(env)  # named explicitly and untrusted: exit 2 with `venvsel trust ...`
-        if needs or python_spec is not None:  # named with needs: it must meet them
-            from .project import unmet_reason
-
-            reason = unmet_reason(env, needs, python_spec)
-            if reason is not None:
-                raise UnmetError(reason)  # a guarded `run --env E --need cuda` runs nothing
-        return env
-    roots = None
-    if not needs and python_spec is None:
-        from .project import find_project, recorded_choice
-
-        needs, python_spec = project_needs()
-        recorded = recorded_choice(needs, python_spec)
-        if recorded is not None:
-            return recorded
-        if not needs and python_spec is None:
-            from .resolve import project_default
-
-            return project_default()  # the project's own env, or exit 1: never a guess
-        project = find_project()
-        roots = [project.root] if project is not None else None  # re-pick from a subdir too
-    result = pick(needs, python_spec, roots=roots)
-    if result.chosen is None:
-        raise UnmetError(result.explain())
-    return result.chosen.env
-
-
-def project_needs() -> tuple[list[str], str | None]:
-    """Needs recorded for the current project (``venvsel use``); ``([], None)`` when none."""
-    from .project import recorded_needs
-
-    return recorded_needs()

@@ -52,13 +52,25 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .discover import env_from_path
 from .errors import UsageError
+from .fsutil import atomic_write_text
 from .model import Env, Trust
+from .owners import (
+    _POSIX,
+    Problem,
+    _problem,
+    allowed_owners,
+    owner_words,
+    private_group,
+    state_dir_ok,
+    state_dir_problem,
+)
+from .paths import config_dir
+from .record import frozen
 
 STORE_FILE = "trusted.json"
 STORE_SCHEMA = 1
@@ -66,92 +78,6 @@ START_UP_FILES = ("sitecustomize.py", "usercustomize.py")
 START_UP_PACKAGES = ("sitecustomize", "usercustomize")
 _MAX_HOPS = 40  # symlinks followed before calling it a loop
 
-_POSIX = hasattr(os, "geteuid")
-
-
-# --------------------------------------------------------------------------- owners and modes
-
-
-def allowed_owners() -> frozenset[int]:
-    """The uids that may own an env's paths: euid, root, and SUDO_UID under sudo."""
-    if not _POSIX:
-        return frozenset()
-    euid = os.geteuid()
-    owners = {euid, 0}
-    if euid == 0:
-        sudo = os.environ.get("SUDO_UID", "").strip()
-        if sudo.isdigit():
-            owners.add(int(sudo))
-    return frozenset(owners)
-
-
-@cache
-def user_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (ImportError, KeyError):
-        return "no such user"
-
-
-@cache
-def _group_name(gid: int) -> str:
-    try:
-        import grp
-
-        return grp.getgrgid(gid).gr_name
-    except (ImportError, KeyError):
-        return str(gid)
-
-
-@cache
-def private_group(gid: int, owner: int) -> bool:
-    """Whether ``owner`` is the only member of group ``gid`` (primary or supplementary)."""
-    try:
-        import grp
-        import pwd
-
-        group = grp.getgrgid(gid)
-        name = pwd.getpwuid(owner).pw_name
-    except (ImportError, KeyError):
-        return False
-    if any(m != name for m in group.gr_mem):
-        return False
-    primary = [p.pw_uid for p in pwd.getpwall() if p.pw_gid == gid]
-    if any(uid != owner for uid in primary):
-        return False
-    return bool(primary or group.gr_mem)
-
-
-def owner_words(uid: int) -> str:
-    return f"uid {uid} ({user_name(uid)})"
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One way a path breaks the rule: the words, the path, and the owner when that is it."""
-
-    text: str  # "owned by uid 65534 (nobody)", "site-packages is group-writable (group users)"
-    path: str
-    owner_uid: int | None = None  # set when the owner is the problem
-
-
-def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], *,
-             link: bool, whole: str = "the env dir") -> Problem | None:
-    """What is wrong with one checked path, or None. An empty ``label`` is the whole thing
-    (the env dir): "owned by uid 65534 (nobody)", "the env dir is writable by others"."""
-    if st.st_uid not in owners:
-        subject = f"{label} is " if label else ""
-        return Problem(f"{subject}owned by {owner_words(st.st_uid)}", path, st.st_uid)
-    if link:
-        return None  # a symlink's own mode means nothing; its target is checked next
-    subject = f"{label or whole} is "
-    if st.st_mode & stat.S_IWOTH:
-        return Problem(f"{subject}writable by others", path)
-    if st.st_mode & stat.S_IWGRP and not private_group(st.st_gid, st.st_uid):
-        return Problem(f"{subject}group-writable (group {_group_name(st.st_gid)})", path)
-    return None
 
 
 # --------------------------------------------------------------------------- the checked paths
@@ -307,7 +233,7 @@ def _judge(env: Env, listings: _Listings | None = None) -> tuple[Problem | None,
 
 def fingerprint(env: Env) -> str:
     """A digest of every checked path's uid, gid, mode, device and inode."""
-    import hashlib
+    import hashlib  # only for a trust record's fingerprint: hashlib ~5 ms, off the warm path
 
     parts = [f"env={env.path}"]
 
@@ -379,43 +305,10 @@ def require_trusted(env: Env, verdict: Trust | None = None) -> Trust:
     return verdict
 
 
-# --------------------------------------------------------------------------- venvsel's own dirs
-
-_refused: dict[str, str | None] = {}
-
-
-def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why venvsel must not read its own state dir ``path``; None when it may (or is absent)."""
-    if not _POSIX:
-        return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    problem = _problem("", os.fspath(path), st, allowed_owners(), link=False, whole="it")
-    return problem.text if problem is not None else None
-
-
-def state_dir_ok(path: str | os.PathLike[str], what: str) -> bool:
-    """True when venvsel may read ``path``; else one warning per dir, naming it and why."""
-    key = os.fspath(path)
-    if key not in _refused:
-        problem = state_dir_problem(key)
-        _refused[key] = problem
-        if problem is not None:
-            from .render import warn
-
-            warn(f"not reading the {what} dir {key}: {problem}, so someone else could have "
-                 f"written it. Fix: chown it to yourself and chmod go-w it.")
-    return _refused[key] is None
-
-
 # --------------------------------------------------------------------------- explicit trust
 
 
 def store_path() -> Path:
-    from .paths import config_dir
-
     return config_dir() / STORE_FILE
 
 
@@ -426,6 +319,8 @@ def _load_store() -> dict[str, Any]:
     global _store_cache
     if _store_cache is not None:
         return _store_cache
+    # Lazy: only an env that fails the rule is looked up here, and `activate ENV` of a
+    # passing env must not pay for json (~1 ms, `python -X importtime`).
     import json
 
     data: dict[str, Any] = {}
@@ -448,10 +343,7 @@ def _store_lookup(path: str) -> dict[str, Any] | None:
 
 
 def _save_store(envs: dict[str, Any]) -> None:
-    import json
-
-    from .fsutil import atomic_write_text
-
+    import json  # see _load_store
     global _store_cache
     file = store_path()
     if not state_dir_ok(file.parent, "config"):
@@ -461,7 +353,7 @@ def _save_store(envs: dict[str, Any]) -> None:
     _store_cache = envs
 
 
-@dataclass(frozen=True)
+@frozen
 class TrustRecord:
     path: str
     owner_uid: int | None
@@ -472,6 +364,7 @@ class TrustRecord:
 
 
 def _locked() -> Any:
+    # third-party, slow to import (filelock 4 imports asyncio): only while `venvsel trust` writes
     from filelock import FileLock
 
     file = store_path()
@@ -509,7 +402,6 @@ def untrust(path: str) -> bool:
 
 def trusted_list() -> list[TrustRecord]:
     """Every recorded trust, and whether it still holds."""
-    from .discover import env_from_path
 
     out = []
     for path, rec in sorted(_load_store().items()):
@@ -538,6 +430,7 @@ __all__ = [
     "require_trusted",
     "rule_problem",
     "state_dir_ok",
+    "state_dir_problem",
     "trust_command",
     "trust_env",
     "trusted_list",

@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .model import EnvRecord, Machine, ProbeResult
+from .model import EnvRecord, Machine, ProbeResult, needs_text
 from .render import Result, table
 
 if TYPE_CHECKING:
     from .bench.compare import Comparison
-    from .bench.report import Report as BenchReport
+    from .bench.results import Report as BenchReport
     from .cache import Cache
     from .doctor import DoctorReport
     from .fleet import FleetEnv, FleetReport, NodeReport
@@ -219,6 +219,8 @@ def _grouped_fixes(fixes: tuple[str, ...], labels: list[str]) -> list[str]:
 
 
 def doctor_text(report: DoctorReport, out: TextIO | None = None) -> None:
+    # Lazy: reasons imports the machine reader, which `activate ENV` (it imports this module
+    # for its output) must not load.
     from .reasons import LIMIT, verbose
 
     out = out or sys.stdout
@@ -457,24 +459,26 @@ class BenchOutput(Result):
 
     @property
     def exit_code(self) -> int:
-        from .bench import report as bench_report
+        from .bench import report as bench_report  # bench output only: off the warm path
 
         return bench_report.exit_code(self.report)
 
     def data(self) -> Any:
-        return self.report.as_data()
+        from .bench import report as bench_report  # bench output only: off the warm path
+
+        return bench_report.as_data(self.report)
 
     def text(self) -> str:
-        from .bench import report as bench_report
+        from .bench import report as bench_report  # bench output only: off the warm path
 
         if self.output:
-            from .bench import lbformat
+            from .bench import lbformat  # bench output only: off the warm path
 
             return lbformat.render(self.output, self.report)
         return _captured(lambda out: bench_report.render_text(self.report, out))
 
     def notes(self) -> str:
-        from .bench import report as bench_report
+        from .bench import report as bench_report  # bench output only: off the warm path
 
         return _line(f"venvsel: {bench_report.problems_message(self.report)}") if (
             self.exit_code) else ""
@@ -494,7 +498,7 @@ class BenchCompareOutput(Result):
         return self.comparison.as_data()
 
     def text(self) -> str:
-        from .bench import compare as bench_compare
+        from .bench import compare as bench_compare  # bench output only: off the warm path
 
         return bench_compare.render(self.comparison)
 
@@ -517,7 +521,7 @@ class UseOutput(Result):
 
     def text(self) -> str:
         r = self.result
-        wanted = " and ".join([*r.needs, *([f"python{r.python}"] if r.python else [])])
+        wanted = needs_text(r.needs, r.python)
         lines = [
             f"project  {r.root}",
             f"needs    {wanted or '(none: the env itself is the choice)'}",
@@ -586,7 +590,7 @@ class StatusOutput(Result):
 
 
 def status_text(st: Status) -> str:
-    wanted = " and ".join([*st.needs, *([f"python{st.python}"] if st.python else [])])
+    wanted = needs_text(st.needs, st.python)
     if st.root is None:
         lines = [f"project  none ({st.detail})"]
     elif st.settings_file is None:  # no venvsel settings: the env its tools name
@@ -631,7 +635,7 @@ class ShellCodeOutput(Result):
         return self.payload
 
     def text(self) -> bytes:
-        from .shells import encode
+        from .shells import encode  # shell code only: a warm pick prints through this module
 
         return encode(self.code.code, self.code.shell)
 

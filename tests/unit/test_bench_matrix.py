@@ -14,9 +14,9 @@ import pytest
 
 from tests.conftest import run_venvsel
 from venvsel import errors
-from venvsel.bench import compare, lbformat, logparse, report
+from venvsel.bench import compare, lbformat, logparse, report, results
 from venvsel.bench import matrix as bm
-from venvsel.bench.run import BenchParams, Measured, RunResult
+from venvsel.bench.results import BenchParams, Measured, RunResult
 
 
 def test_matrix_order_is_llama_bench_order() -> None:
@@ -104,7 +104,7 @@ def _run(fa: str, threads: int, pp_ns: tuple[int, ...], tg_ns: tuple[int, ...],
     return replace(r, **kw)  # type: ignore[arg-type]
 
 
-def _report() -> report.Report:
+def _report() -> results.Report:
     params = BenchParams(reps=3, matrix=bm.Matrix(n_prompt=(64,), n_gen=(16,),
                                                   flash_attn=("0", "1"), threads=(1, 2)))
     runs = (
@@ -113,7 +113,7 @@ def _report() -> report.Report:
         _run("1", 1, (9_000_000,) * 3, (90_000_000,) * 3),
         _run("1", 2, (5_000_000,) * 3, (50_000_000,) * 3),
     )
-    return report.Report.build(runs, params)
+    return results.Report.build(runs, params)
 
 
 def test_records_have_llama_bench_fields_in_order_and_meaning() -> None:
@@ -164,7 +164,7 @@ def test_md_table_like_llama_bench() -> None:
 
 def test_envelope_carries_the_records_and_the_table_shows_the_matrix() -> None:
     rep = _report()
-    data = rep.as_data()
+    data = report.as_data(rep)
     assert data["llama_bench"] == lbformat.records(rep)
     hs = report.headers(rep.params)
     assert hs[5:7] == ["flash_attn", "threads"] and "pp64 t/s" in hs and "tg16 t/s" in hs
@@ -180,7 +180,7 @@ def test_compare_matches_on_settings(tmp_path: Path) -> None:
     rep = _report()
     old = tmp_path / "old.json"
     old.write_text(lbformat.render("json", rep))
-    faster = report.Report.build(tuple(
+    faster = results.Report.build(tuple(
         replace(r, build_commit="def5678", tests=tuple(
             replace(t, samples_ns=tuple(x // 2 for x in t.samples_ns)) for t in r.tests))
         for r in rep.runs), rep.params)
@@ -197,7 +197,7 @@ def test_compare_matches_on_settings(tmp_path: Path) -> None:
     from venvsel import render
 
     buf = io.StringIO()
-    render.emit_json("bench", faster.as_data(), buf)
+    render.emit_json("bench", report.as_data(faster), buf)
     env_file.write_text(buf.getvalue())
     assert len(compare.compare(str(old), str(env_file)).rows) == 8
 
@@ -206,7 +206,7 @@ def test_compare_with_nothing_in_common_says_so(tmp_path: Path) -> None:
     rep = _report()
     a = tmp_path / "a.json"
     a.write_text(lbformat.render("json", rep))
-    other = report.Report.build(tuple(replace(r, used={**(r.used or {}), "n_batch": 64})
+    other = results.Report.build(tuple(replace(r, used={**(r.used or {}), "n_batch": 64})
                                       for r in rep.runs), rep.params)
     b = tmp_path / "b.csv"
     b.write_text(lbformat.render("csv", other))

@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from venvsel import errors
-from venvsel.bench import logparse, report
-from venvsel.bench.run import E2E, BenchParams, RunResult, Stat
+from venvsel.bench import logparse, report, results
+from venvsel.bench.results import E2E, BenchParams, RunResult, Stat
 
 
 def _stat(median: float) -> Stat:
@@ -57,7 +57,7 @@ def test_stat_median_and_sample_stdev() -> None:
 
 
 def test_ratios_gpu_cpu_and_q4_q8() -> None:
-    rs = report.ratios(H200)
+    rs = results.ratios(H200)
     by = {(r.kind, r.subject): r for r in rs}
     g = by[("GPU/CPU", ".venv310 synthetic-3b Q4_0")]
     assert g.pp == pytest.approx(35350 / 1055)
@@ -73,7 +73,7 @@ def test_fallback_numbers_never_shown_or_used_as_gpu_numbers() -> None:
     fb = _run(".venv", "q4_0", "gpu", "FALLBACK", 256, 30.2,
               reason="no GPU device visible (...)", fix="unset CUDA_VISIBLE_DEVICES")
     cpu = _run(".venv", "q4_0", "cpu", "CPU", 1055, 23.7)
-    rep = report.Report.build((fb, cpu), BenchParams())
+    rep = results.Report.build((fb, cpu), BenchParams())
     assert not any(r.kind == "GPU/CPU" for r in rep.ratios)
     row = report.row(fb)
     assert row[6] == "FALLBACK"
@@ -94,7 +94,7 @@ def test_crashed_run_is_reported_as_a_crash_with_exit_3() -> None:
         detail="the worker crashed with SIGSEGV during loading the model",
         log_tail=("load_tensors: loading model tensors",), log_path="/logs/1.log",
     )
-    rep = report.Report.build((crashed, *H200[:1]), BenchParams())
+    rep = results.Report.build((crashed, *H200[:1]), BenchParams())
     assert rep.exit_code == errors.EXIT_FAILED
     row = report.row(crashed)
     assert row[6] == "CRASHED (SIGSEGV)"
@@ -107,7 +107,7 @@ def test_crashed_run_is_reported_as_a_crash_with_exit_3() -> None:
 
 
 def test_text_markdown_and_json_outputs(tmp_path: object) -> None:
-    rep = report.Report.build(tuple(H200), BenchParams(reps=3))
+    rep = results.Report.build(tuple(H200), BenchParams(reps=3))
     out = io.StringIO()
     report.render_text(rep, out)
     text = out.getvalue()
@@ -123,7 +123,7 @@ def test_text_markdown_and_json_outputs(tmp_path: object) -> None:
     buf = io.StringIO()
     from venvsel import render
 
-    render.emit_json("bench", rep.as_data(), buf)
+    render.emit_json("bench", report.as_data(rep), buf)
     data = json.loads(buf.getvalue())
     assert data["venvsel"] == 1 and data["command"] == "bench"
     assert data["data"]["exit_code"] == 0
@@ -135,7 +135,7 @@ def test_several_envs_get_env_ratios() -> None:
     a = _run(".venv", "q4_0", "cpu", "CPU", 1000, 20)
     b = _run(".venv-b", "q4_0", "cpu", "CPU", 2000, 30)
     b = replace(b, model=a.model)
-    rs = report.ratios((a, b))
+    rs = results.ratios((a, b))
     env = [r for r in rs if r.kind == "env/env"]
     assert len(env) == 1
     assert (env[0].numerator, env[0].denominator) == (".venv-b", ".venv")
@@ -150,6 +150,6 @@ def test_build_line_tells_a_hidden_gpu_from_a_cpu_only_build() -> None:
     cpu_only = _run(".venv", "q4_0", "gpu", "FALLBACK", 0, 0, llama_version="0.3.36",
                     python="3.12.3", gpu_offload=False, system_info="CPU : AVX2 = 1 |")
     params = BenchParams()
-    lines = report.detail_lines(report.Report.build([hidden, cpu_only], params))
+    lines = report.detail_lines(results.Report.build([hidden, cpu_only], params))
     assert any(".venv310" in ln and "GPU backend is built in, but no device" in ln for ln in lines)
     assert any(".venv:" in ln and "no (CPU-only build)" in ln for ln in lines)

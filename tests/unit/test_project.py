@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import envs
-from venvsel import project
+from venvsel import project, resolve
 from venvsel.errors import OperationFailed, UsageError
 from venvsel.project import Settings, settings_text
 from venvsel.use import direnv, journal, vscode
@@ -440,27 +440,27 @@ def test_status_states(tmp_path: Path) -> None:
     from venvsel.discover import env_from_path
 
     root = _git_root(tmp_path / "s")
-    assert project.status(str(root)).state == "no-project"
+    assert resolve.status(str(root)).state == "no-project"
     (root / ".venvsel.toml").write_text('needs = ["torch"]\n')
-    assert project.status(str(root)).state == "not-recorded"
+    assert resolve.status(str(root)).state == "not-recorded"
     env_path = _env_dir(root / ".venv310")
     (root / ".venvsel.toml").write_text('needs = ["torch"]\nenv = ".venv310"\n')
-    st = project.status(str(root))
+    st = resolve.status(str(root))
     assert (st.state, st.ok, st.env) == ("unverified", True, str(env_path))
     env = env_from_path(str(env_path))
     journal.push(str(root), [], journal.Chosen(env.path, env_fingerprint(env), time.time()))
-    st = project.status(str(root))
+    st = resolve.status(str(root))
     assert (st.state, st.short()) == ("ok", ".venv310")
     # A package installed since: the fingerprint (dist-info dirs, site-packages mtime) moves.
     site = next((env_path / "lib").glob("python*/site-packages"))
     time.sleep(0.01)
     (site / "torch-2.13.0.dist-info").mkdir()
     os.utime(site, (time.time() + 5, time.time() + 5))
-    assert project.status(str(root)).state == "changed"
+    assert resolve.status(str(root)).state == "changed"
     import shutil
 
     shutil.rmtree(env_path)
-    st = project.status(str(root))
+    st = resolve.status(str(root))
     assert (st.state, st.ok) == ("missing", False)
     assert st.short() == ".venv310 (missing)"
     assert "pick again for torch" in st.message

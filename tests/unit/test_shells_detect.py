@@ -84,3 +84,9 @@ def test_posix_and_fish_quote_shapes() -> None:
     assert sh.quote("it's") == "'it'\"'\"'s'"
     assert sh.quote("a\\") == "'a\\'"
     assert fish.quote("it's\\") == "'it\\'s\\\\'"
+
+
+def test_every_auto_shell_has_an_auto_hook() -> None:
+    from venvsel import shellnames
+
+    assert set(shells._AUTO_FILES) == set(shellnames.AUTO_SHELLS)

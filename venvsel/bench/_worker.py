@@ -146,7 +146,7 @@ def ggml_info(llama_cpp):
 
 def llama_defaults(llama_cpp):
     """The defaults of ``llama_cpp.Llama()`` in this env, read from its signature."""
-    import inspect
+    import inspect  # the worker runs in the benched env: it imports what each step needs
 
     try:
         sig = inspect.signature(llama_cpp.Llama.__init__)
@@ -174,6 +174,7 @@ class _FaAuto(object):
     LLAMA_FLASH_ATTN_TYPE_AUTO, set on its params just before llama.cpp reads them."""
 
     def __init__(self, llama_cpp):
+        # the benched env's llama_cpp, imported when the step runs
         from llama_cpp import llama as llama_mod
 
         self.ll = llama_cpp
@@ -457,7 +458,7 @@ def run(job):
         phase("import")
         out["phase"] = "import"
         try:
-            import llama_cpp
+            import llama_cpp  # the benched env's llama_cpp, imported when the step runs
         except Exception as exc:
             out["status"] = "no-llama"
             out["error"] = "%s: %s" % (type(exc).__name__, exc)

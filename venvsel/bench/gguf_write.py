@@ -18,6 +18,7 @@ for the same model: byte for byte up to the tensor data.
 
 from __future__ import annotations
 
+import random
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -136,7 +137,6 @@ def random_blocks(ggml_type: int, n_elements: int, std: float, rng: object) -> b
     """Quantised blocks that decode to values of about ``std`` spread: random quants, one
     fixed fp16 scale per block. Speed does not depend on the values; this only keeps them
     finite and of a sane size (what a random normal matrix quantised would give)."""
-    import random
 
     assert isinstance(rng, random.Random)
     per, size = BLOCK[ggml_type]

@@ -22,14 +22,11 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import errors
 from .matrix import CACHE_TYPES
-
-if TYPE_CHECKING:
-    from .report import Report
-    from .run import Measured, RunResult
+from .results import Measured, Report, RunResult
 
 FORMATS = ("md", "csv", "json", "jsonl", "sql")
 
@@ -66,6 +63,19 @@ def _type_name(v: Any) -> str:
     if isinstance(v, str):
         return v
     return _TYPE_NAMES.get(int(v), str(v))
+
+
+def used_text(r: RunResult) -> str:
+    """The settings the context really got, from the worker."""
+    u = r.used or {}
+    fa_num = u.get("flash_attn")
+    fa = {-1: "auto", 0: "0", 1: "1"}.get(fa_num, str(fa_num)) if isinstance(fa_num, int) \
+        else str(fa_num)
+    if fa == "auto" and r.flash_attn_resolved:
+        fa += f"→{r.flash_attn_resolved}"
+    return (f"n_batch {u.get('n_batch')}, n_ubatch {u.get('n_ubatch')}, threads "
+            f"{u.get('n_threads')} (batch {u.get('n_threads_batch')}), flash_attn {fa}, "
+            f"type_k {_type_name(u.get('type_k'))}, type_v {_type_name(u.get('type_v'))}")
 
 
 def _avg_int(xs: Sequence[int]) -> int:
@@ -274,9 +284,7 @@ def settings_lines(rep: Report) -> list[str]:
             out.append("defaults (Llama() in that env, used where not set): " + ", ".join(
                 f"{k}={d[k]}" for k in ("n_batch", "n_ubatch", "n_threads", "n_threads_batch",
                                         "flash_attn", "type_k", "type_v") if k in d))
-    from .report import _used_text
-
-    for used in dict.fromkeys(_used_text(r) for r in rep.runs if r.used):
+    for used in dict.fromkeys(used_text(r) for r in rep.runs if r.used):
         out.append(f"used: {used}")
     p = rep.params
     out.append(f"runs: {p.reps} repetitions per test after "

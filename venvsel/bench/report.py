@@ -7,127 +7,37 @@ the verdict beside them. Crashed, hung and failed runs never show numbers.
 
 from __future__ import annotations
 
+import importlib.util
 import io
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from .. import errors, render
+from ..fsutil import atomic_write_text
 from ..model import to_json
-from .run import BenchParams, RunResult, Stat
+from . import lbformat
+from .lbformat import used_text
+from .matrix import Test
+from .results import BenchParams, Report, RunResult, Stat, comparable
 
 DASH = "—"
 
 
-@dataclass(frozen=True)
-class Ratio:
-    kind: str  # "GPU/CPU", "Q4_0/Q8_0", "env/env"
-    subject: str  # what stays the same: ".venv synthetic-tiny Q4_0"
-    numerator: str
-    denominator: str
-    pp: float | None
-    tg: float | None
-
-
-@dataclass(frozen=True)
-class Report:
-    runs: tuple[RunResult, ...]
-    ratios: tuple[Ratio, ...]
-    params: BenchParams
-    created: str
-    venvsel_version: str
-
-    @classmethod
-    def build(cls, runs: tuple[RunResult, ...], params: BenchParams) -> Report:
-        from .. import __version__
-
-        return cls(runs, tuple(ratios(runs)), params,
-                   time.strftime("%Y-%m-%dT%H:%M:%S%z"), __version__)
-
-    @property
-    def failed(self) -> tuple[RunResult, ...]:
-        return tuple(r for r in self.runs if r.status in ("crashed", "timeout", "error"))
-
-    @property
-    def fallbacks(self) -> tuple[RunResult, ...]:
-        return tuple(r for r in self.runs if r.verdict == "FALLBACK")
-
-    @property
-    def exit_code(self) -> int:
-        if self.failed:
-            return errors.EXIT_FAILED
-        if self.fallbacks:
-            return errors.EXIT_UNMET
-        return errors.EXIT_OK
-
-    def as_data(self) -> dict[str, Any]:
-        """What --json carries: the report, the exit code and the problems in words, and the
-        llama-bench records (``-o json``'s list) under ``llama_bench``."""
-        from . import lbformat
-
-        return {
-            "runs": to_json(self.runs), "ratios": to_json(self.ratios),
-            "llama_bench": lbformat.records(self),
-            "params": to_json(self.params),
-            "created": self.created, "venvsel_version": self.venvsel_version,
-            "exit_code": self.exit_code,
-            "problems": problem_texts(self),
-        }
-
-
-# --------------------------------------------------------------------------- ratios
-
-
-def _trusted(r: RunResult) -> bool:
-    return r.status == "ok" and r.verdict in ("GPU", "PARTIAL", "CPU")
-
-
-def _div(a: Stat | None, b: Stat | None) -> float | None:
-    if a is None or b is None or b.median <= 0:
-        return None
-    return a.median / b.median
-
-
-def ratios(runs: Sequence[RunResult]) -> list[Ratio]:
-    """GPU/CPU per env+model, Q4/Q8 per env+device, and each env against the first env."""
-    ok = [r for r in runs if _trusted(r)]
-    out: list[Ratio] = []
-    # GPU vs CPU: same env, same model file.
-    for g in ok:
-        if g.verdict not in ("GPU", "PARTIAL"):
-            continue
-        for c in ok:
-            if c.env == g.env and c.model == g.model and c.verdict == "CPU":
-                out.append(Ratio("GPU/CPU", f"{g.env_name} {g.model_label} {g.quant_label}",
-                                 f"gpu ({g.verdict})", "cpu", _div(g.pp, c.pp), _div(g.tg, c.tg)))
-                break
-    # Q4 vs Q8: same env, same model family, same placement.
-    for a in ok:
-        if a.quant != "q4_0":
-            continue
-        for b in ok:
-            if (b.quant == "q8_0" and b.env == a.env and b.model_label == a.model_label
-                    and b.device == a.device and b.verdict == a.verdict):
-                out.append(Ratio("Q4_0/Q8_0", f"{a.env_name} {a.model_label} {a.device}",
-                                 "Q4_0", "Q8_0", _div(a.pp, b.pp), _div(a.tg, b.tg)))
-                break
-    # Envs against the first env: same model, same device.
-    envs = list(dict.fromkeys(r.env for r in runs))
-    if len(envs) > 1:
-        for a in ok:
-            if a.env == envs[0]:
-                continue
-            for b in ok:
-                if (b.env == envs[0] and b.model == a.model and b.device == a.device):
-                    out.append(Ratio("env/env", f"{a.model_label} {a.quant_label} {a.device}",
-                                     a.env_name, b.env_name, _div(a.pp, b.pp), _div(a.tg, b.tg)))
-                    break
-    return out
-
-
 # --------------------------------------------------------------------------- formatting
+
+
+def as_data(rep: Report) -> dict[str, Any]:
+    """What --json carries: the report, the exit code and the problems in words, and the
+    llama-bench records (``-o json``'s list) under ``llama_bench``."""
+    return {
+        "runs": to_json(rep.runs), "ratios": to_json(rep.ratios),
+        "llama_bench": lbformat.records(rep),
+        "params": to_json(rep.params),
+        "created": rep.created, "venvsel_version": rep.venvsel_version,
+        "exit_code": rep.exit_code,
+        "problems": problem_texts(rep),
+    }
 
 
 def fmt(x: float | None) -> str:
@@ -180,8 +90,6 @@ def _varying(p: BenchParams | None) -> tuple[str, ...]:
 
 
 def headers(p: BenchParams) -> list[str]:
-    from .matrix import Test
-
     return ["env", "model", "quant", "device", "ngl", *_varying(p), "layers", "verdict",
             *(f"{Test(a, b).name} t/s" for a, b in _tests(p)), "load s", "e2e words/s"]
 
@@ -204,7 +112,7 @@ def _test_stat(r: RunResult, n_prompt: int, n_gen: int, first: bool) -> Stat | N
 
 
 def row(r: RunResult, p: BenchParams | None = None) -> list[str]:
-    shown = _trusted(r)
+    shown = comparable(r)
     e2e = r.e2e.words_per_s if shown and r.e2e else None
     tests = _tests(p)
     cols = []
@@ -264,7 +172,7 @@ def detail_lines(rep: Report) -> list[str]:
         seen_model.add(r.model)
         out.append(f"model    {r.model_label} {r.quant_label}: {fmt_params(r.n_params)} params, "
                    f"{fmt_size(r.size_bytes)}, {r.n_layer} repeating layers ({r.model})")
-    for used in dict.fromkeys(_used_text(r) for r in rep.runs if r.used):
+    for used in dict.fromkeys(used_text(r) for r in rep.runs if r.used):
         out.append(f"settings {used}")
     warm = "after a warm-up" if p.warmup else "without a warm-up"
     out.append(f"runs     {p.reps} reps per test {warm}, each test on its own context of "
@@ -281,7 +189,7 @@ def detail_lines(rep: Report) -> list[str]:
             break
     for ev in dict.fromkeys(r.placement.evidence for r in rep.runs if r.placement):
         out.append(f"layers   from {ev}")
-    e2e = next((r.e2e for r in rep.runs if r.e2e and _trusted(r)), None)
+    e2e = next((r.e2e for r in rep.runs if r.e2e and comparable(r)), None)
     if e2e:
         cut = f", cut to fit n_ctx {p.ctx}" if e2e.truncated else ""
         out.append(f"e2e      {Path(e2e.doc).name}: prompt of {e2e.words:,} words "
@@ -293,20 +201,6 @@ def detail_lines(rep: Report) -> list[str]:
         out.append(f"logs     {', '.join(logs)}")
     return out
 
-
-def _used_text(r: RunResult) -> str:
-    """The settings the context really got, from the worker."""
-    from .lbformat import _type_name
-
-    u = r.used or {}
-    fa_num = u.get("flash_attn")
-    fa = {-1: "auto", 0: "0", 1: "1"}.get(fa_num, str(fa_num)) if isinstance(fa_num, int) \
-        else str(fa_num)
-    if fa == "auto" and r.flash_attn_resolved:
-        fa += f"→{r.flash_attn_resolved}"
-    return (f"n_batch {u.get('n_batch')}, n_ubatch {u.get('n_ubatch')}, threads "
-            f"{u.get('n_threads')} (batch {u.get('n_threads_batch')}), flash_attn {fa}, "
-            f"type_k {_type_name(u.get('type_k'))}, type_v {_type_name(u.get('type_v'))}")
 
 
 def _runs_label(runs: Sequence[RunResult]) -> str:
@@ -392,11 +286,9 @@ def problems_message(rep: Report) -> str:
 def write_files(rep: Report, *, json_out: str | None, markdown: str | None,
                 plot: str | None) -> None:
     """Every file asked for: --json F (not "-": that is stdout), --markdown, --plot."""
-    from ..fsutil import atomic_write_text
-
     if json_out and json_out != "-":
         buf = io.StringIO()
-        render.emit_json("bench", rep.as_data(), buf)
+        render.emit_json("bench", as_data(rep), buf)
         atomic_write_text(json_out, buf.getvalue())
     if markdown:
         atomic_write_text(markdown, render_markdown(rep))
@@ -460,7 +352,6 @@ def render_markdown(rep: Report) -> str:
 
 def require_matplotlib() -> None:
     """UsageError naming the fix when --plot cannot work (checked before any run starts)."""
-    import importlib.util
 
     if importlib.util.find_spec("matplotlib") is None:
         raise errors.UsageError(
@@ -473,12 +364,12 @@ def require_matplotlib() -> None:
 def write_plot(rep: Report, path: str) -> None:
     """Bar charts of pp and tg (median, min-max whiskers); needs matplotlib (extra 'plot')."""
     require_matplotlib()
-    import matplotlib
+    import matplotlib  # optional (the plot extra): only for --plot
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional (the plot extra): only for --plot
 
-    runs = [r for r in rep.runs if _trusted(r)]
+    runs = [r for r in rep.runs if comparable(r)]
     labels = [f"{r.env_name}\n{r.model_label} {r.quant_label}\n{r.device} ({r.verdict})"
               for r in runs]
     fig, axes = plt.subplots(1, 2, figsize=(max(6.0, 2.2 * len(runs) + 2), 4.5))

@@ -15,212 +15,36 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
 from .. import errors, paths, proc
+from ..contents import inspect_env
 from ..model import Env, LlamaInfo
-from . import logparse
-from .matrix import CACHE_TYPES, Cell, Matrix
+from ..owners import state_dir_ok
+from ..render import Progress
+from ..resolve import resolve_env
+from ..trust import require_trusted
+from . import logparse, synth
+from .matrix import CACHE_TYPES
+from .results import (
+    E2E,
+    BenchParams,
+    BenchRequest,
+    Measured,
+    ModelRef,
+    Report,
+    RunPlan,
+    RunResult,
+)
 
 WORKER = Path(__file__).resolve().parent / "_worker.py"
-CORPUS = Path(__file__).resolve().parent.parent / "resources" / "corpus"
-DEFAULT_DOC = CORPUS / "large.md"
 LOG_TAIL = 12
-
-
-DEFAULT_CTX = 2048
-
-
-@dataclass(frozen=True)
-class BenchParams:
-    reps: int = 5
-    matrix: Matrix = field(default_factory=Matrix)  # llama-bench's lists; None = Llama()'s
-    n_ctx: int | None = None  # None: 2048, or more when a test needs more
-    doc: str | None = str(DEFAULT_DOC)  # None: no end-to-end job
-    e2e_gen: int = 64  # tokens generated in the end-to-end job
-    seed: int = 42
-    timeout: float = 1800.0  # per run
-    delay: float = 0.0  # seconds to wait before each test (llama-bench --delay)
-    warmup: bool = True  # llama-bench's warm-up run before each test (--no-warmup)
-
-    @property
-    def ctx(self) -> int:
-        return self.n_ctx or max(DEFAULT_CTX, self.matrix.max_tokens + 1)
-
-    # The first prompt and generation lengths: the table's pp and tg columns.
-    @property
-    def n_prompt(self) -> int:
-        return next((t.n_prompt for t in self.matrix.tests() if not t.n_gen), 0)
-
-    @property
-    def n_gen(self) -> int:
-        return next((t.n_gen for t in self.matrix.tests() if not t.n_prompt), 0)
-
-
-@dataclass(frozen=True)
-class ModelRef:
-    path: str
-    label: str  # "synthetic-tiny" or the file's stem
-    quant: str | None = None  # "q4_0"; None for a user's model (the log's file type is shown)
-    synthetic: str | None = None  # size name of a synthetic model
-
-
-@dataclass(frozen=True)
-class BenchRequest:
-    envs: tuple[str, ...] = ()
-    needs: tuple[str, ...] = ()
-    python_spec: str | None = None
-    models: tuple[str, ...] = ()
-    synthetic: str | None = None  # default "tiny" when no --model
-    quants: tuple[str, ...] = ("q4_0", "q8_0")
-    gpu: bool = False
-    cpu: bool = False
-    n_gpu_layers: tuple[int, ...] | None = None  # -ngl list; None: see plan_runs
-    params: BenchParams = field(default_factory=BenchParams)
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    env: Env
-    model: ModelRef
-    device: str  # "gpu" | "cpu"
-    n_gpu_layers: int
-    gpu_asked: bool
-    preload_fallback: str | None = None  # set when the files already say "cannot offload"
-    backends: tuple[str, ...] = ()  # GPU backends the env's files hold ("cuda", ...)
-    cell: Cell = field(default_factory=Cell)
-
-
-@dataclass(frozen=True)
-class Stat:
-    median: float
-    mean: float
-    stdev: float
-    min: float
-    max: float
-    samples: tuple[float, ...]
-
-    @classmethod
-    def of(cls, samples: Sequence[float]) -> Stat | None:
-        if not samples:
-            return None
-        s = tuple(float(x) for x in samples)
-        sd = statistics.stdev(s) if len(s) > 1 else 0.0
-        return cls(statistics.median(s), statistics.fmean(s), sd, min(s), max(s), s)
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One llama-bench test of a run: its repetitions, in nanoseconds, as llama-bench keeps
-    them; tokens/s per repetition = (n_prompt + n_gen) / seconds."""
-
-    n_prompt: int
-    n_gen: int
-    samples_ns: tuple[int, ...]
-    test_time: str = ""
-
-    @property
-    def name(self) -> str:
-        from .matrix import Test
-
-        return Test(self.n_prompt, self.n_gen).name
-
-    @property
-    def samples_ts(self) -> tuple[float, ...]:
-        n = self.n_prompt + self.n_gen
-        return tuple(1e9 * n / t for t in self.samples_ns if t > 0)
-
-    @property
-    def ts(self) -> Stat | None:
-        return Stat.of(self.samples_ts)
-
-
-@dataclass(frozen=True)
-class E2E:
-    """The seed's job: a prompt cut from a document, N tokens generated with EOS forbidden."""
-
-    doc: str
-    words: int  # words of the document that went into the prompt
-    prompt_tokens: int
-    gen_tokens: int | None  # what the completion reported generating
-    gen_requested: int
-    seconds: float
-    words_per_s: float | None  # prompt words / job seconds
-    tokens_per_s: float | None  # (prompt + generated tokens) / job seconds
-    doc_words: int = 0
-    truncated: bool = False  # the document was longer than the context allows
-
-    @classmethod
-    def of(cls, d: dict[str, Any] | None) -> E2E | None:
-        if not d:
-            return None
-        return cls(doc=str(d.get("doc")), words=int(d.get("words") or 0),
-                   prompt_tokens=int(d.get("prompt_tokens") or 0), gen_tokens=d.get("gen_tokens"),
-                   gen_requested=int(d.get("gen_requested") or 0),
-                   seconds=float(d.get("seconds") or 0.0), words_per_s=d.get("words_per_s"),
-                   tokens_per_s=d.get("tokens_per_s"), doc_words=int(d.get("doc_words") or 0),
-                   truncated=bool(d.get("truncated")))
-
-
-@dataclass(frozen=True)
-class RunResult:
-    env: str  # real path
-    env_name: str  # as shown to the user
-    model: str
-    model_label: str
-    quant: str | None
-    device: str  # "gpu" | "cpu": what was asked
-    n_gpu_layers: int
-    gpu_asked: bool
-    status: str  # ok | fallback | crashed | timeout | error
-    verdict: str | None = None  # GPU | PARTIAL | CPU | FALLBACK | UNKNOWN
-    reason: str | None = None
-    fix: str | None = None
-    decided: str | None = None  # what the verdict rests on, and whether a model was loaded
-    placement: logparse.Placement | None = None
-    pp: Stat | None = None
-    tg: Stat | None = None
-    load_s: float | None = None
-    e2e: E2E | None = None
-    llama_version: str | None = None
-    gpu_offload: bool | None = None
-    system_info: str | None = None
-    python: str | None = None
-    threads: int | None = None
-    n_layer: int | None = None
-    n_params: int | None = None
-    size_bytes: int | None = None
-    model_loaded: bool = False
-    signal: str | None = None
-    detail: str | None = None
-    log_path: str | None = None
-    log_tail: tuple[str, ...] = ()
-    duration_s: float = 0.0
-    cuda_visible_devices: str | None = None
-    cell: Cell = field(default_factory=Cell)  # what was asked (None: Llama()'s default)
-    tests: tuple[Measured, ...] = ()
-    used: dict[str, Any] | None = None  # the settings the context really got
-    defaults: dict[str, Any] | None = None  # Llama()'s signature defaults in that env
-    build_commit: str | None = None
-    ggml_backends: str | None = None  # llama-bench's "backends": "CUDA", "CPU"
-    cpu_info: str | None = None
-    gpu_info: str | None = None
-    model_type: str | None = None  # llama_model_desc: "llama ?B Q4_0"
-    flash_attn_resolved: str | None = None  # for auto: what llama.cpp chose, from its log
-
-    @property
-    def quant_label(self) -> str:
-        return (self.quant or "?").upper()
-
-
-# --------------------------------------------------------------------------- planning
 
 
 def _env_label(env: Env) -> str:
@@ -241,7 +65,6 @@ def _env_label(env: Env) -> str:
 
 def resolve_envs(req: BenchRequest) -> list[Env]:
     """Explicit ``--env`` paths, or the best env for the needs (default: llama / llama-gpu)."""
-    from ..selection import resolve_env
 
     if req.envs:
         return [resolve_env(e, list(req.needs), req.python_spec) for e in req.envs]
@@ -253,7 +76,6 @@ def resolve_envs(req: BenchRequest) -> list[Env]:
 
 def static_llama(env: Env) -> LlamaInfo:
     """The env's llama_cpp build from its files; UnmetError naming a fix when it has none."""
-    from ..contents import inspect_env
 
     label = _env_label(env)
     if env.broken:
@@ -328,14 +150,11 @@ _private_logs: Path | None = None
 def _log_file(index: int) -> Path:
     """Where the worker's log goes (and is read back from): the log dir, unless that dir is
     someone else's or writable by others (trust.py): then a private temporary dir."""
-    from ..trust import state_dir_ok
 
     global _private_logs
     d = paths.log_dir() / "bench"
     if not all(state_dir_ok(x, "log") for x in (paths.log_dir(), d)):
         if _private_logs is None:
-            import tempfile
-
             _private_logs = Path(tempfile.mkdtemp(prefix="venvsel-bench-logs-"))
         d = _private_logs
     d.mkdir(parents=True, exist_ok=True)
@@ -554,8 +373,6 @@ def resolve_models(req: BenchRequest, *, progress: bool) -> list[ModelRef]:
             raise errors.UsageError(f"model file {m} does not exist.")
         models.append(ModelRef(str(p.resolve()), p.stem))
     if req.synthetic or not req.models:
-        from . import synth
-
         size = req.synthetic or "tiny"
         for q in req.quants:
             sm = synth.ensure_model(size, q, progress=progress)
@@ -582,16 +399,14 @@ def check_params(p: BenchParams) -> None:
 
 
 def bench(req: BenchRequest, *, progress: bool = True,
-          on_result: Callable[[RunResult], None] | None = None) -> Any:
-    """Run every (env, model, device) of ``req``; return a :class:`report.Report`."""
-    from . import report
+          on_result: Callable[[RunResult], None] | None = None) -> Report:
+    """Run every (env, model, device) of ``req``; return a :class:`~.results.Report`."""
 
     params = req.params
     if params.doc is not None:
         params = replace(params, doc=str(Path(params.doc).expanduser().resolve()))
     check_params(params)
     envs = resolve_envs(req)
-    from ..trust import require_trusted
 
     for env in envs:  # fail on an untrusted or bare env before generating or loading anything
         require_trusted(env)
@@ -599,7 +414,6 @@ def bench(req: BenchRequest, *, progress: bool = True,
     models = resolve_models(req, progress=progress)
     plans = plan_runs(req, envs, models)
     results: list[RunResult] = []
-    from ..render import Progress
 
     with Progress("bench", total=len(plans), enabled=progress) as bar:
         for i, plan in enumerate(plans):
@@ -615,4 +429,4 @@ def bench(req: BenchRequest, *, progress: bool = True,
             if on_result is not None:
                 on_result(r)
             bar.advance(label)
-    return report.Report.build(tuple(results), params)
+    return Report.build(tuple(results), params)

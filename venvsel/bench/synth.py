@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import errors, paths
+from .. import errors, fsutil, paths, render
+from ..owners import state_dir_ok
+from . import gguf_write as g
 
 # Bump when the generator changes what it writes (tokens, keys, value distribution).
 GENERATOR_VERSION = 2  # 2: written by venvsel's own GGUF writer (gguf_write)
@@ -88,8 +91,8 @@ def _require_gguf() -> tuple[Any, Any]:
     """The ``gguf`` and ``numpy`` packages, for :func:`read_shape` only (the writer needs
     neither)."""
     try:
-        import gguf
-        import numpy as np
+        import gguf  # optional (the bench extra), heavy
+        import numpy as np  # optional (the bench extra), heavy
     except ImportError as exc:
         raise errors.UsageError(
             f"reading a GGUF file back needs the 'gguf' and 'numpy' packages ({exc.name} is "
@@ -107,7 +110,6 @@ def model_key(shape: Shape, quant: str) -> str:
 def model_path(shape: Shape, quant: str) -> Path:
     """Where the generated model is kept: the cache dir, unless that dir is someone else's
     or writable by others (trust.py): then a private temporary dir, never the shared file."""
-    from ..trust import state_dir_ok
 
     name = f"synthetic-{shape.name}-{quant}-{model_key(shape, quant)}.gguf"
     base = paths.cache_dir()
@@ -213,7 +215,6 @@ GGML_QUANT_VERSION = 2
 
 def model_file(shape: Shape, quant: str) -> Any:
     """The GGUF layout of a synthetic model: key/values and tensor infos, no data yet."""
-    from . import gguf_write as g
 
     qtype = {"q4_0": g.Q4_0, "q8_0": g.Q8_0}[quant]
     arch = "llama"
@@ -257,9 +258,6 @@ def write_model(
     Standard library only. One block of random quantised data per tensor kind, reused for
     every layer; norms are ones.
     """
-    import random
-
-    from . import gguf_write as g
 
     f = model_file(shape, quant)
     rng = random.Random(seed)
@@ -305,9 +303,8 @@ def ensure_model(
     if path.is_file():
         return SyntheticModel(path, shape, quant, path.stat().st_size, created=False)
 
+    # third-party, slow to import (filelock 4 imports asyncio): only when a model is written
     from filelock import FileLock
-
-    from .. import fsutil, render
 
     fsutil.ensure_cache_dir(path.parent)
     with FileLock(str(path) + ".lock", timeout=3600):

@@ -10,6 +10,7 @@ process-group kills belong to :mod:`venvsel.proc`.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import secrets
@@ -25,6 +26,7 @@ from typing import Any
 
 from .. import proc
 from ..model import Env, ProbeResult
+from ..trust import check as trust_check
 
 CHILD = Path(__file__).resolve().with_name("_child.py")
 MIN_PYTHON = (3, 8)
@@ -47,7 +49,6 @@ class _Records:
 
 def _parse(lines: Iterable[bytes]) -> _Records:
     rec = _Records()
-    import json
 
     for raw in lines:
         try:
@@ -110,7 +111,6 @@ def _probe(
         return ProbeResult(status="broken", detail=reason, duration_s=time.monotonic() - start)
     # The trust rule (venvsel/trust.py), checked here too so no caller can forget it: an
     # untrusted env's interpreter, .pth files and sitecustomize never run.
-    from ..trust import check as trust_check
 
     verdict = trust_check(env)
     if not verdict.trusted:

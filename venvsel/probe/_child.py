@@ -89,6 +89,7 @@ def installed(name):
     # type: (str) -> bool
     """Whether a top-level package can be found, without importing it."""
     try:
+        # the child runs in the probed env: it imports what each question needs
         import importlib.util
 
         return importlib.util.find_spec(name) is not None

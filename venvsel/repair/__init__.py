@@ -13,8 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import load_config
+from ..contents import inspect_env
+from ..discover import env_from_path
 from ..errors import UsageError
+from ..machine import read_machine
 from ..model import to_json
+from ..probe import probe_env
+from ..trust import require_trusted
 from .backend import Backend, choose_backend
 from .diagnose import Diagnosis, Finding, diagnose
 from .execute import Outcome, execute
@@ -102,14 +108,7 @@ def _repair(
     confirm: Callable[[Plan], bool],
     say: Callable[[str], None],
 ) -> RepairReport:
-    from ..config import load_config
-    from ..contents import inspect_env
-    from ..discover import env_from_path
-    from ..machine import read_machine
-    from ..probe import probe_env
-
     assert req.env is not None
-    from ..trust import require_trusted
 
     env = env_from_path(req.env)
     require_trusted(env)  # repair probes and runs pip in the env: never an untrusted one

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .. import proc
+from packaging.version import InvalidVersion, Version
+
+from .. import cuda, proc
 from ..errors import UsageError
 from ..model import Machine
 
@@ -113,7 +116,6 @@ def choose_backend(
 
     ``auto`` with no driver raises UsageError (exit 2) saying to pass ``--backend``.
     """
-    from .. import cuda
 
     wanted = (wanted or "auto").strip().lower()
     try:
@@ -166,8 +168,6 @@ def strict_env(installer: str, base: Mapping[str, str] | None = None) -> tuple[
 
 
 def _version(text: str) -> Version | None:
-    from packaging.version import InvalidVersion, Version
-
     try:
         return Version(text)
     except InvalidVersion:
@@ -176,7 +176,6 @@ def _version(text: str) -> Version | None:
 
 def public(version: str) -> str:
     """``"2.13.0+cpu"`` → ``"2.13.0"`` (the part every index agrees on)."""
-    from packaging.version import InvalidVersion, Version
 
     try:
         return Version(version).public
@@ -392,7 +391,6 @@ def cuda_architectures(machine: Machine) -> str | None:
 
 def find_nvcc() -> str | None:
     """The CUDA compiler a llama.cpp CUDA build will use, or None."""
-    import shutil
 
     for cand in (os.environ.get("CUDACXX"), shutil.which("nvcc"),
                  os.path.join(os.environ.get("CUDA_HOME", "/usr/local/cuda"), "bin", "nvcc"),

@@ -10,6 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from ..cuda import (
+    arch_supported,
+    arch_text,
+    driver_os,
+    driver_supports,
+    major_minor,
+    max_cuda_for_driver,
+)
+from ..machine import hides_all_gpus
 from ..model import Env, Machine, ProbeResult, StaticInfo
 from .backend import Backend
 
@@ -60,8 +69,6 @@ class Diagnosis:
 
 
 def _mm(cuda: str) -> str:
-    from ..cuda import major_minor
-
     try:
         return major_minor(cuda)
     except ValueError:
@@ -71,8 +78,6 @@ def _mm(cuda: str) -> str:
 def _torch_findings(
     static: StaticInfo, probe: ProbeResult | None, machine: Machine, backend: Backend | None
 ) -> list[Finding]:
-    from ..cuda import arch_supported, arch_text, driver_os, driver_supports, max_cuda_for_driver
-
     live = probe is not None and probe.ok
     version = (probe.torch_version if live and probe else None) or (
         static.torch.version if static.torch else None)
@@ -173,7 +178,6 @@ def diagnose(
     live = probe if not findings else None
     findings += _torch_findings(static, live, machine, backend)
     findings += _llama_findings(static, live, backend)
-    from ..machine import hides_all_gpus
 
     if hides_all_gpus(machine):
         findings.append(Finding("gpus-hidden", "CUDA_VISIBLE_DEVICES hides every GPU: "

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +23,18 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from .. import proc
+from ..cache import Cache, env_fingerprint, new_entry
+from ..contents import inspect_env
+from ..cuda import major_minor
+from ..discover import env_from_path
 from ..errors import OperationFailed
+from ..fsutil import atomic_write_text
+from ..machine import driver_fingerprint
 from ..model import Env, ProbeResult
+from ..owners import state_dir_ok
+from ..paths import log_dir
+from ..probe import probe_env
+from .backend import public
 from .diagnose import Diagnosis
 from .plan import DOES_ITSELF, Expect, Mode, Plan, Step, StepKind
 from .recovery import ID_VAR, Journal, kill_stragglers, restore
@@ -222,8 +233,6 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
     """Probe the repaired env live: (ok, what was found or what failed, probe, notes). The
     checks, in order: the torch build asked for, a torch left alone still as it was,
     llama-cpp-python, the user's other packages (``_VERIFY_CHECKS``)."""
-    from ..discover import env_from_path
-    from ..probe import probe_env
 
     notes: list[str] = []
     ex = plan.expect
@@ -245,7 +254,6 @@ def verify(plan: Plan, timeout: float) -> tuple[bool, str, ProbeResult | None, l
 def _torch_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
                    notes: list[str]) -> str | None:
     """When torch was installed: it imports, is the build asked for, at the planned version."""
-    from .backend import public
 
     if plan.torch is None and not ex.torch_version:
         return None
@@ -268,7 +276,6 @@ def _cuda_build_failure(plan: Plan, ex: Expect, probe: ProbeResult,
                         notes: list[str]) -> str | None:
     """A CUDA torch: the CUDA version asked for (another one that runs kernels is a note),
     and, on a GPU machine, a kernel that runs."""
-    from ..cuda import major_minor
 
     assert ex.torch_cuda is not None
     v = probe.torch_version
@@ -307,7 +314,6 @@ def _kept_torch_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
 def _llama_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
                    notes: list[str]) -> str | None:
     """llama-cpp-python offloads to the GPU, is a CUDA build, or imports, as planned."""
-    from ..contents import inspect_env
 
     if ex.llama == "gpu" and not probe.llama_gpu_offload:
         why = probe.llama_error or "llama_supports_gpu_offload() is False"
@@ -327,7 +333,6 @@ def _llama_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
 def _packages_failure(plan: Plan, ex: Expect, env: Env, probe: ProbeResult,
                       notes: list[str]) -> str | None:
     """Every package of the old env is back (one upgraded for the new torch is a note)."""
-    from ..contents import inspect_env
 
     if not ex.packages:
         return None
@@ -364,11 +369,6 @@ def refresh_cache(env_path: str, probe: ProbeResult | None) -> bool:
     """Store fresh facts for the env (its fingerprint changed with its site-packages), with
     ``probe`` when it describes the env as it now is. False when it could not be done."""
     try:
-        from ..cache import Cache, env_fingerprint, new_entry
-        from ..contents import inspect_env
-        from ..discover import env_from_path
-        from ..machine import driver_fingerprint
-
         env = env_from_path(env_path)
         Cache().put(new_entry(env, env_fp=env_fingerprint(env), machine_fp=driver_fingerprint(),
                               static=inspect_env(env), probe=probe))
@@ -433,13 +433,8 @@ class _Run:
 def _open_transcript(plan: Plan, diag: Diagnosis, progress: Callable[[str], None]) -> Transcript:
     """The repair's transcript in the log dir (a private temp dir when that is someone
     else's), headed by the diagnosis and the plan."""
-    from ..paths import log_dir
-    from ..trust import state_dir_ok
-
     logs = log_dir()
     if not state_dir_ok(logs, "log"):  # someone else's dir: a private one instead
-        import tempfile
-
         logs = Path(tempfile.mkdtemp(prefix="venvsel-repair-log-"))
     log_path = str(logs / f"repair-{plan.id}.log")
     log = Transcript(log_path)
@@ -454,7 +449,6 @@ def _run_steps(plan: Plan, journal: Journal, log: Transcript, run: _Run, verify_
                progress: Callable[[str], None]) -> str | None:
     """Every step in order, the journal updated before each; why it stopped (a failed step,
     a signal, Ctrl-C, any error), or None when all went through."""
-    from ..fsutil import atomic_write_text
 
     total = len(plan.steps)
     try:

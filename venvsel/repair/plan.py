@@ -23,12 +23,30 @@ import sys
 import time
 from dataclasses import dataclass, field
 from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from packaging.utils import canonicalize_name
 
 from .. import proc
-from ..contents import read_metadata
+from ..contents import metadata_files, read_metadata
+from ..discover import find_site_packages, read_pyvenv_cfg
 from ..errors import UsageError
+from ..machine import hides_all_gpus
 from ..model import Env, StaticInfo
-from .backend import FAMILY, LLAMA, Backend, FamilyPins, is_follower
+from ..paths import cache_dir
+from ..probe import CHILD
+from .backend import (
+    FAMILY,
+    LLAMA,
+    Backend,
+    FamilyPins,
+    cuda_architectures,
+    family_pins,
+    find_nvcc,
+    is_follower,
+    list_versions,
+    strict_env,
+)
 from .diagnose import Diagnosis
 
 Mode = Literal["in-place", "rebuild", "none"]
@@ -223,30 +241,23 @@ def _sorted_entries(path: str) -> list[str]:
 
 def installed_distributions(site_packages: tuple[str, ...]) -> list[Installed]:
     """Every distribution in the env's own site-packages, with its ``direct_url.json``."""
-    from packaging.utils import canonicalize_name
 
     found: dict[str, Installed] = {}
-    for sp in site_packages:
-        entries = _sorted_entries(sp)
-        for entry in entries:
-            full = os.path.join(sp, entry)
-            if entry.endswith(".dist-info"):
-                name, version = read_metadata(os.path.join(full, "METADATA"))
-                if not name or not version:
-                    continue
-                direct = None
-                with contextlib.suppress(OSError, ValueError):
-                    with open(os.path.join(full, "direct_url.json"), encoding="utf-8") as f:
-                        loaded = json.load(f)
-                    direct = loaded if isinstance(loaded, dict) else None
-                found.setdefault(canonicalize_name(name),
-                                 Installed(canonicalize_name(name), version, direct))
-            elif entry.endswith(".egg-info"):
-                meta = os.path.join(full, "PKG-INFO") if os.path.isdir(full) else full
-                name, version = read_metadata(meta)
-                if name and version:
-                    found.setdefault(canonicalize_name(name),
-                                     Installed(canonicalize_name(name), version, egg=True))
+    for full, suffix, meta in metadata_files(site_packages):
+        name, version = read_metadata(meta)
+        if not name or not version:
+            continue
+        if suffix == ".egg-info":
+            found.setdefault(canonicalize_name(name),
+                             Installed(canonicalize_name(name), version, egg=True))
+            continue
+        direct = None
+        with contextlib.suppress(OSError, ValueError):
+            with open(os.path.join(full, "direct_url.json"), encoding="utf-8") as f:
+                loaded = json.load(f)
+            direct = loaded if isinstance(loaded, dict) else None
+        found.setdefault(canonicalize_name(name),
+                         Installed(canonicalize_name(name), version, direct))
     return sorted(found.values(), key=lambda d: d.name)
 
 
@@ -266,8 +277,6 @@ def _url_requirement(dist: Installed) -> tuple[str | None, str]:
 
 
 def _path_of(url: str) -> str:
-    from urllib.parse import unquote, urlparse
-
     return unquote(urlparse(url).path) if url.startswith("file:") else url
 
 
@@ -357,7 +366,6 @@ def python_version_of(python: str) -> str:
 
 def base_interpreter(env: Env, static: StaticInfo, python: str | None) -> str:
     """The interpreter a fresh env is made from: ``--python``, else the one pyvenv.cfg names."""
-    from ..discover import read_pyvenv_cfg
 
     if python:
         found = python if os.sep in python else shutil.which(python)
@@ -472,7 +480,6 @@ def make_plan(req: RepairRequest, diag: Diagnosis, backend: Backend) -> Plan:
     the steps that keep the original safe (move aside, or snapshot) and bring the user's
     packages back, the PyTorch family, llama-cpp-python, the checks, and what success means.
     """
-    from ..paths import cache_dir
 
     env = diag.env
     mode, why = choose_mode(req, diag)
@@ -575,7 +582,6 @@ def _rebuild_base(req: RepairRequest, diag: Diagnosis, mode: Mode,
 
 def _add_rebuild_steps(t: _Target, draft: _Draft) -> None:
     """Move the env aside, create a fresh one, reinstall the user's packages and .pth files."""
-    from ..discover import find_site_packages, read_pyvenv_cfg
 
     env, static = t.diag.env, t.diag.static
     draft.steps.append(Step("move", "Move the env aside (an atomic rename; renamed back on any "
@@ -638,7 +644,6 @@ def _add_snapshot_steps(t: _Target, draft: _Draft) -> None:
 
 def _add_torch_steps(t: _Target, draft: _Draft) -> FamilyPins:
     """Install the PyTorch family from the backend's source alone, then what it depends on."""
-    from .backend import family_pins, list_versions, strict_env
 
     static, backend = t.diag.static, t.backend
     have = {n: v for n in FAMILY if (v := static.dist_version(n))}
@@ -695,7 +700,6 @@ def _add_llama_steps(t: _Target, draft: _Draft) -> tuple[str | None, bool]:
 
 def _add_llama_cuda_build(t: _Target, draft: _Draft, llama_req: str) -> None:
     """Build llama-cpp-python from source with CUDA for this machine's GPUs (needs nvcc)."""
-    from .backend import cuda_architectures, find_nvcc
 
     cmake = ["-DGGML_CUDA=on"]
     archs = cuda_architectures(t.diag.machine)
@@ -722,7 +726,6 @@ def _add_llama_cuda_build(t: _Target, draft: _Draft, llama_req: str) -> None:
 
 def _add_check_steps(t: _Target, draft: _Draft) -> None:
     """The installer's requirement check (a report), then a live probe of the env."""
-    from ..probe import CHILD
 
     draft.steps.append(Step("check", "Check that installed packages' requirements agree (a "
                             "report; not fatal)", t.inst.check(), timeout=TIMEOUT_CHECK,
@@ -735,7 +738,6 @@ def _add_check_steps(t: _Target, draft: _Draft) -> None:
 def _expectation(t: _Target, torch_pins: FamilyPins | None, llama_req: str | None,
                  llama_cuda: bool, packages: list[str]) -> Expect:
     """What verification demands of the repaired env."""
-    from ..machine import hides_all_gpus
 
     machine, static, backend = t.diag.machine, t.diag.static, t.backend
     gpu_here = bool(machine.gpus) and machine.has_driver and not hides_all_gpus(machine)

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any, get_args
 
 from ..errors import OperationFailed, UsageError
+from ..fsutil import atomic_write_text, ensure_cache_dir
+from ..owners import state_dir_ok
+from ..paths import cache_dir
 from .plan import BACKUP_TAG, JOURNAL_SUFFIX, Mode, RepairState
 
 FINISHED: tuple[RepairState, ...] = ("done", "restored")
@@ -32,8 +35,6 @@ ID_VAR = "VENVSEL_REPAIR_ID"  # set in every child of a repair, so stragglers ca
 
 
 def journal_dir() -> Path:
-    from ..paths import cache_dir
-
     return cache_dir() / "repair" / "journals"
 
 
@@ -99,8 +100,6 @@ class Journal:
         return f"{self.original}.venvsel-failed-{self.id}"
 
     def save(self) -> None:
-        from ..fsutil import atomic_write_text, ensure_cache_dir
-
         self.updated = time.time()
         text = json.dumps(self.to_json(), indent=1, sort_keys=True)
         ensure_cache_dir(journal_dir().parent.parent)
@@ -137,9 +136,6 @@ def _state(value: Any) -> RepairState:
 
 
 def _candidates(env_path: str | None) -> Iterator[Path]:
-    from ..paths import cache_dir
-    from ..trust import state_dir_ok
-
     if all(state_dir_ok(d, "cache") for d in (cache_dir(), journal_dir())):
         with contextlib.suppress(OSError):
             yield from sorted(journal_dir().glob("*.json"))
@@ -177,10 +173,8 @@ def pending(env_path: str | None = None) -> list[Journal]:
 @contextlib.contextmanager
 def env_lock(env_path: str) -> Iterator[None]:
     """One repair per env at a time; a SIGKILLed holder releases it (flock)."""
+    # third-party, slow to import (filelock 4 imports asyncio): only while a repair holds its lock
     from filelock import FileLock, Timeout
-
-    from ..fsutil import ensure_cache_dir
-    from ..paths import cache_dir
 
     locks = cache_dir() / "repair" / "locks"
     ensure_cache_dir(cache_dir())

@@ -16,11 +16,10 @@ from typing import Any
 
 from ..errors import UsageError
 from ..model import Env
+from ..resolve import resolve_env
+from ..shellnames import AUTO_SHELLS, HOOK_SHELLS, SHELLS
 from .operations import ActivationPlan, build_deactivate_plan, build_plan
-
-# The names --shell accepts, and the family that renders each.
-SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
-HOOK_SHELLS = ("bash", "zsh", "sh", "fish", "pwsh", "powershell", "cmd")
+from .sh import quote
 
 # Names a process or $SHELL may carry -> the --shell name that fits it.
 _ALIASES = {
@@ -42,19 +41,19 @@ def render(plan: ActivationPlan, shell: str) -> str:
     that shell.
     """
     if shell in ("bash", "zsh", "sh"):
-        from . import sh
+        from . import sh  # one shell's renderer per run (each ~1 ms to import)
 
         return sh.render(plan, shell)
     if shell == "fish":
-        from . import fish
+        from . import fish  # one shell's renderer per run (each ~1 ms to import)
 
         return fish.render(plan)
     if shell in ("pwsh", "powershell"):
-        from . import powershell
+        from . import powershell  # one shell's renderer per run (each ~1 ms to import)
 
         return powershell.render(plan)
     if shell == "cmd":
-        from . import cmdexe
+        from . import cmdexe  # one shell's renderer per run (each ~1 ms to import)
 
         return cmdexe.render(plan)
     raise UsageError(f"unknown shell {shell!r}",
@@ -76,7 +75,7 @@ def detect_shell(environ: Mapping[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     seen: list[str] = []
     try:
-        import shellingham
+        import shellingham  # third-party: only when --shell is not given
 
         name, _path = shellingham.detect_shell()
     except Exception as exc:  # shellingham raises its own failure, or OSError reading /proc
@@ -129,21 +128,6 @@ class ShellCode:
     env: Env | None  # the env activated; None for a deactivation
     prompt: str | None = None  # the name shown in the prompt
     nothing_active: bool = False  # deactivate with no env active: code is empty
-
-
-def resolve_env(env_arg: str | None, needs: Sequence[str], python_spec: str | None) -> Env:
-    """The env to act on. An explicit ENV with no needs is read from disk alone (the warm
-    path: no interpreter, no cache, no packaging); anything else goes through selection."""
-    if env_arg and not needs and python_spec is None:
-        from ..discover import env_from_path
-        from ..trust import require_trusted
-
-        env = env_from_path(env_arg)
-        require_trusted(env)  # a few stat calls; untrusted: exit 2 with `venvsel trust ...`
-        return env
-    from ..selection import resolve_env as select_env
-
-    return select_env(env_arg, needs, python_spec)
 
 
 def _target_shell(shell: str | None, environ: Mapping[str, str]) -> str:
@@ -225,6 +209,7 @@ def completion_source(shell: str, command: Any, prog_name: str = "venvsel") -> s
     """click's completion script for ``shell`` (bash, zsh, fish; "" for the others)."""
     if shell not in ("bash", "zsh", "fish"):
         return ""
+    # click, only for shell-hook's completion
     from click.shell_completion import get_completion_class
 
     cls = get_completion_class(shell)
@@ -264,15 +249,13 @@ def _self_lines(shell: str) -> str:
     exe, python = self_command()
     values = (("_VENVSEL_EXE", exe), ("_VENVSEL_PY", python))
     if shell in ("bash", "zsh", "sh"):
-        from .sh import quote
-
         return "".join(f"{n}={quote(v)}\n" if v else f"unset {n}\n" for n, v in values)
     if shell == "fish":
-        from .fish import quote as fish_quote
+        from .fish import quote as fish_quote  # one shell's renderer per run (~1 ms each)
 
         return "".join(f"set -g {n} {fish_quote(v)}\n" if v else f"set -e -g {n}\n"
                        for n, v in values)
-    from .powershell import quote as ps_quote
+    from .powershell import quote as ps_quote  # one shell's renderer per run (~1 ms each)
 
     return "".join(f"$global:{n} = {ps_quote(v) if v else '$null'}\n" for n, v in values)
 
@@ -283,7 +266,7 @@ def hook(shell: str, *, command: Any = None, completion: bool = True, auto: bool
     ``command``."""
     text = hook_source(shell)
     if auto:
-        if shell not in _AUTO_FILES:
+        if shell not in AUTO_SHELLS:
             raise UsageError(f"--auto is not available for {shell}",
                              hint="Auto-activation works in bash, zsh, fish and PowerShell.")
         text = text.rstrip("\n") + "\n" + _resource(_AUTO_FILES[shell])
@@ -292,7 +275,7 @@ def hook(shell: str, *, command: Any = None, completion: bool = True, auto: bool
         n = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
         text = "".join(lines[:n]) + _self_lines(shell) + "".join(lines[n:])
     if shell == "cmd":
-        from . import cmdexe as cmd_renderer
+        from . import cmdexe as cmd_renderer  # one shell's renderer per run (each ~1 ms to import)
 
         # cmd runs the .bat by name: it must call the real venvsel, not itself.
         python = cmd_renderer.check(sys.executable, "the Python running venvsel")

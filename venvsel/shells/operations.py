@@ -43,6 +43,7 @@ This module imports nothing heavy: it is on the warm ``venvsel activate`` path.
 
 from __future__ import annotations
 
+import ast
 import ntpath
 import os
 import posixpath
@@ -485,8 +486,6 @@ def read_prompt(env: Env) -> str:
                     value = value.strip()
                     # CPython's venv writes repr(prompt); virtualenv and uv write it raw.
                     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-                        import ast
-
                         try:
                             parsed = ast.literal_eval(value)
                         except (ValueError, SyntaxError):

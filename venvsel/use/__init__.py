@@ -17,7 +17,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..cache import env_fingerprint
+from ..discover import env_from_path
 from ..errors import OperationFailed, UnmetError, UsageError, VenvselError
+from ..model import needs_text
+from ..project import Settings, project_for_writing, settings_text
+from ..resolve import require_satisfied
+from ..selection import pick
+from ..trust import require_trusted
+from . import journal
+from . import vscode as vs
+from .direnv import ENVRC, envrc_text
 
 if TYPE_CHECKING:
     from .journal import Action
@@ -42,10 +52,6 @@ class UndoResult:
     root: str
     restored: tuple[str, ...]
     remaining: int  # earlier `venvsel use` runs that can still be undone
-
-
-def _wanted(needs: Sequence[str], python_spec: str | None) -> str:
-    return " and ".join([*needs, *([f"python{python_spec}"] if python_spec else [])])
 
 
 def _interpreter_setting(root: str, env_path: str, layout: str) -> str:
@@ -86,8 +92,6 @@ def use_env(
 ) -> UseResult:
     """Choose the env (ENV, or the best pick for the needs), record it in the project, point
     the requested tools at it; every change recorded for :func:`undo`."""
-    from ..project import Settings, project_for_writing, require_satisfied, settings_text
-    from . import journal
 
     project = project_for_writing(start)
     root = project.root
@@ -101,25 +105,19 @@ def use_env(
         )
 
     # 1. The env.
-    from ..discover import env_from_path
-
     if env_arg is not None:
-        from ..trust import require_trusted
-
         env = env_from_path(env_arg)
         require_trusted(env)  # untrusted: exit 2 with the `venvsel trust ...` line
         require_satisfied(env, needs, python_spec, timeout=timeout)
         why = "given on the command line" + (
-            f"; it satisfies {_wanted(needs, python_spec)}" if needs or python_spec else "")
+            f"; it satisfies {needs_text(needs, python_spec)}" if needs or python_spec else "")
     else:
-        from ..selection import pick
-
         result = pick(needs, python_spec, roots=[root], timeout=timeout)
         if result.chosen is None:
             raise UnmetError(result.explain())
         env = result.chosen.env
         ev = next(e for e in result.evaluations if e.record.env.path == env.path)
-        why = "the best env for " + _wanted(needs, python_spec) + ": " + \
+        why = "the best env for " + needs_text(needs, python_spec) + ": " + \
             "; ".join(v.reason for _, v in ev.checks)
     if env.broken:
         raise UnmetError(f"{env.path} is broken: {env.broken}",
@@ -144,8 +142,6 @@ def use_env(
     )]
     notes: list[str] = []
     if vscode:
-        from . import vscode as vs
-
         journal.check_writable(root, vs.SETTINGS)
         value = _interpreter_setting(root, env.path, env.layout)
         try:
@@ -167,8 +163,6 @@ def use_env(
         if link_plan is not None:
             steps.append((link_plan, lambda: journal.make_link(root, link_rel, env.path)))
     if direnv:
-        from .direnv import ENVRC, envrc_text
-
         journal.check_writable(root, ENVRC)
         new_envrc = envrc_text(_read_text(os.path.join(root, ENVRC)))
         steps.append((f"{ENVRC}: activates the project's env through venvsel",
@@ -184,7 +178,6 @@ def use_env(
             if action is not None:
                 done.append(action)
                 changes.append(desc)
-        from ..cache import env_fingerprint
 
         journal.push(root, done, journal.Chosen(env.path, env_fingerprint(env), time.time()))
     except BaseException as exc:
@@ -200,8 +193,6 @@ def use_env(
 
 
 def _roll_back(root: str, done: list[Action]) -> list[str]:
-    from . import journal
-
     failed = []
     for a in reversed(done):
         try:
@@ -214,7 +205,6 @@ def _roll_back(root: str, done: list[Action]) -> list[str]:
 def undo(start: str | None = None) -> UndoResult:
     """Undo the last `venvsel use` in this project: every change back exactly as it was.
     Refuses, changing nothing, when something it would restore was changed by hand since."""
-    from . import journal
 
     cwd = os.path.abspath(start or os.getcwd())
     root = journal.find_state_root(cwd)

@@ -34,14 +34,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Union
 
+from ..discover import looks_like_env
 from ..errors import OperationFailed, UsageError
 from ..fsutil import atomic_write_bytes, atomic_write_text
 from ..paths import walk_up
+from ..project import STATE_DIR, Settings, read_settings, settings_text
 
 if TYPE_CHECKING:
     from ..project import SettingsKind
 
-STATE_DIR = ".venvsel"
 STATE_FILE = "state.json"
 STATE_SCHEMA = 1
 GITIGNORE = "# Machine-local state of `venvsel use` (undo journal); never commit it.\n*\n"
@@ -380,8 +381,6 @@ def _file_conflict(root: str, a: FileAction) -> str | None:
         return None
     toml = a.toml
     if toml:  # pyproject.toml: other edits since are fine while our table is as we left it
-        from ..project import read_settings
-
         current = read_settings(path, toml.kind)
         if current is not None and current.as_toml_data() == toml.after:
             return None
@@ -394,8 +393,6 @@ def _undo_file(root: str, a: FileAction) -> str:
     now = _read_bytes(path)
     if now is not None and _sha(now) != a.after_sha256 and a.toml:
         # Edited elsewhere since: put back only our table, keep the rest of the edits.
-        from ..project import Settings, settings_text
-
         toml = a.toml
         old = toml.before
         settings = Settings(tuple(old.get("needs", ())), old.get("python"), old.get("env")) \
@@ -425,12 +422,6 @@ def _is_link(path: str) -> bool:
     return os.path.islink(path) or bool(isjunction and isjunction(path))
 
 
-def _looks_like_env(path: str) -> bool:
-    marks = (("pyvenv.cfg",), ("conda-meta",), ("bin", "python"), ("bin", "python3"),
-             ("Scripts", "python.exe"), ("python.exe",))
-    return any(os.path.lexists(os.path.join(path, *m)) for m in marks)
-
-
 def _link_text(link: str, target: str, root: str) -> str:
     """Relative when both lie in the project (the project can move), else absolute."""
     prefix = os.path.normpath(root).rstrip(os.sep) + os.sep
@@ -458,7 +449,7 @@ def check_link(root: str, rel: str, target: str) -> str | None:
     if _is_link(path):
         return f"{rel}: was a link to {os.readlink(path)}, now links to {shown}"
     if os.path.isdir(path):
-        if not _looks_like_env(path):
+        if not looks_like_env(path):
             raise UsageError(
                 f"--link {rel}: {path} is a directory that is not a Python env; "
                 "venvsel moves only envs aside.", hint="Choose another link name.")
