@@ -128,6 +128,9 @@ warm() {
   # Warm pick/activate against import click, interleaved (main, this branch, issue-16).
   [ -f "$O/.warm" ] && return 0
   log "warm path"
+  # The image sets PYTHONDONTWRITEBYTECODE=1: without this, every run compiles venvsel from
+  # source (the first wave-2 measurement, 2.15x, was that), where pip would have compiled it.
+  "$PY" -m compileall -q "$G"/code* "$W/site" > /dev/null
   local impls="main 18"; [ -x "$W/bin/venvsel-16" ] && impls="main 18 16"
   impls=${WARM_IMPLS:-$impls}
   local args=(--runs "${WARM_RUNS:-15}" --base click --cmd "click=$PY -c 'import click'" --cmd "pass=$PY -S -c pass")
