@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from .model import to_json
 
@@ -41,10 +41,14 @@ class Result:
 
     __slots__ = ()
 
+    COMMAND: ClassVar[str] = ""  # the name as typed; a subclass whose name varies overrides command
+
     @property
     def command(self) -> str:
         """The envelope's ``command``: the command's name as typed (``cache info``)."""
-        raise NotImplementedError
+        if not self.COMMAND:
+            raise NotImplementedError(type(self).__name__)
+        return self.COMMAND
 
     @property
     def exit_code(self) -> int:

@@ -285,14 +285,11 @@ def _line(text: str) -> str:
 
 
 class ScanOutput(Result):
+    COMMAND = "scan"
     __slots__ = ("result",)
 
     def __init__(self, result: ScanResult) -> None:
         self.result = result
-
-    @property
-    def command(self) -> str:
-        return "scan"
 
     def data(self) -> Any:
         return self.result
@@ -302,14 +299,11 @@ class ScanOutput(Result):
 
 
 class DoctorOutput(Result):
+    COMMAND = "doctor"
     __slots__ = ("report",)
 
     def __init__(self, report: DoctorReport) -> None:
         self.report = report
-
-    @property
-    def command(self) -> str:
-        return "doctor"
 
     def data(self) -> Any:
         return self.report
@@ -325,6 +319,7 @@ class PickOutput(Result):
     """``pick``: the chosen env's path (stdout), or why none fits (stderr, exit 1). With no
     need, ``recorded`` is the project's own env and ``result`` is None."""
 
+    COMMAND = "pick"
     __slots__ = ("ranking", "recorded", "result")
 
     def __init__(
@@ -335,10 +330,6 @@ class PickOutput(Result):
         self.result = result
         self.recorded = recorded
         self.ranking = ranking  # --explain: every env in rank order (stderr, both modes)
-
-    @property
-    def command(self) -> str:
-        return "pick"
 
     @property
     def exit_code(self) -> int:
@@ -366,14 +357,11 @@ class PickOutput(Result):
 
 
 class RequireOutput(Result):
+    COMMAND = "require"
     __slots__ = ("result",)
 
     def __init__(self, result: GuardResult) -> None:
         self.result = result
-
-    @property
-    def command(self) -> str:
-        return "require"
 
     @property
     def exit_code(self) -> int:
@@ -390,14 +378,11 @@ class RequireOutput(Result):
 
 
 class CacheInfoOutput(Result):
+    COMMAND = "cache info"
     __slots__ = ("info",)
 
     def __init__(self, info: dict[str, Any]) -> None:
         self.info = info
-
-    @property
-    def command(self) -> str:
-        return "cache info"
 
     def data(self) -> Any:
         return self.info
@@ -417,15 +402,12 @@ class CacheInfoOutput(Result):
 
 
 class CacheClearOutput(Result):
+    COMMAND = "cache clear"
     __slots__ = ("removed", "root")
 
     def __init__(self, root: str, removed: int) -> None:
         self.root = root
         self.removed = removed
-
-    @property
-    def command(self) -> str:
-        return "cache clear"
 
     def data(self) -> Any:
         return {"dir": self.root, "removed": self.removed}
@@ -447,15 +429,12 @@ class BenchOutput(Result):
     --json; a crash/hang/error exits 3 and a FALLBACK 1, with the problems on stderr (the
     files asked for are written before it is printed)."""
 
+    COMMAND = "bench"
     __slots__ = ("output", "report")
 
     def __init__(self, report: BenchReport, output: str | None = None) -> None:
         self.report = report
         self.output = output
-
-    @property
-    def command(self) -> str:
-        return "bench"
 
     @property
     def exit_code(self) -> int:
@@ -485,14 +464,11 @@ class BenchOutput(Result):
 
 
 class BenchCompareOutput(Result):
+    COMMAND = "bench"
     __slots__ = ("comparison",)
 
     def __init__(self, comparison: Comparison) -> None:
         self.comparison = comparison
-
-    @property
-    def command(self) -> str:
-        return "bench"
 
     def data(self) -> Any:
         return self.comparison.as_data()
@@ -507,14 +483,11 @@ class BenchCompareOutput(Result):
 
 
 class UseOutput(Result):
+    COMMAND = "use"
     __slots__ = ("result",)
 
     def __init__(self, result: UseResult) -> None:
         self.result = result
-
-    @property
-    def command(self) -> str:
-        return "use"
 
     def data(self) -> Any:
         return self.result
@@ -540,14 +513,11 @@ class UseOutput(Result):
 
 
 class UndoOutput(Result):
+    COMMAND = "use"
     __slots__ = ("result",)
 
     def __init__(self, result: UndoResult) -> None:
         self.result = result
-
-    @property
-    def command(self) -> str:
-        return "use"
 
     def data(self) -> Any:
         return {"undo": self.result}
@@ -565,15 +535,12 @@ class UndoOutput(Result):
 class StatusOutput(Result):
     """``status``: exit 1 when the recorded env is gone, broken or untrusted."""
 
+    COMMAND = "status"
     __slots__ = ("result", "short")
 
     def __init__(self, result: Status, short: bool = False) -> None:
         self.result = result
         self.short = short
-
-    @property
-    def command(self) -> str:
-        return "status"
 
     @property
     def exit_code(self) -> int:
@@ -663,14 +630,11 @@ class RunOutput(Result):
     """``run``: CMD already ran with the terminal's streams; --json adds the envelope after
     it. The exit status is CMD's."""
 
+    COMMAND = "run"
     __slots__ = ("result",)
 
     def __init__(self, result: RunResult) -> None:
         self.result = result
-
-    @property
-    def command(self) -> str:
-        return "run"
 
     @property
     def exit_code(self) -> int:
@@ -706,14 +670,11 @@ class ExitOutput(Result):
 
 
 class TrustListOutput(Result):
+    COMMAND = "trust"
     __slots__ = ("records",)
 
     def __init__(self, records: tuple[TrustRecord, ...]) -> None:
         self.records = records
-
-    @property
-    def command(self) -> str:
-        return "trust"
 
     def data(self) -> Any:
         return {"trusted": list(self.records)}
@@ -728,14 +689,11 @@ class TrustListOutput(Result):
 
 
 class TrustOutput(Result):
+    COMMAND = "trust"
     __slots__ = ("records",)
 
     def __init__(self, records: tuple[TrustRecord, ...]) -> None:
         self.records = records
-
-    @property
-    def command(self) -> str:
-        return "trust"
 
     def data(self) -> Any:
         return {"trusted": list(self.records)}
@@ -750,14 +708,11 @@ class TrustOutput(Result):
 
 
 class UntrustOutput(Result):
+    COMMAND = "untrust"
     __slots__ = ("removed",)
 
     def __init__(self, removed: dict[str, bool]) -> None:
         self.removed = removed
-
-    @property
-    def command(self) -> str:
-        return "untrust"
 
     def data(self) -> Any:
         return {"removed": self.removed}
@@ -775,15 +730,12 @@ class RepairOutput(Result):
     """``repair``: the diagnosis and plan were said while it ran; this is the outcome. A dry
     run whose plan cannot run as it stands exits 1 and says why."""
 
+    COMMAND = "repair"
     __slots__ = ("env_arg", "report")
 
     def __init__(self, report: RepairReport, env_arg: str | None = None) -> None:
         self.report = report
         self.env_arg = env_arg
-
-    @property
-    def command(self) -> str:
-        return "repair"
 
     @property
     def exit_code(self) -> int:
