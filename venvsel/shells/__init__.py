@@ -1,5 +1,5 @@
-"""Activation in every shell: the shell-neutral plan (:mod:`.plan`) and one renderer per shell
-family (:mod:`.posix`, :mod:`.fish`, :mod:`.powershell`, :mod:`.cmd`), each with its own
+"""Activation in every shell: the shell-neutral plan (:mod:`.operations`) and one renderer per shell
+family (:mod:`.sh`, :mod:`.fish`, :mod:`.powershell`, :mod:`.cmdexe`), each with its own
 quote function; shell detection; the hook scripts in ``venvsel/resources/shell``.
 
 Lean on purpose: ``venvsel activate`` imports this on its warm path, so renderers are
