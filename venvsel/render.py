@@ -72,6 +72,20 @@ class Result:
         return ""
 
 
+class ResultOf(Result):
+    """A result that carries one object of the core (``result``), which is also its JSON
+    form; subclasses name its type (``result: ScanResult``) and add the text and the exit
+    code."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: Any) -> None:
+        self.result = result
+
+    def data(self) -> Any:
+        return self.result
+
+
 def emit(result: Result, as_json: bool, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Print ``result`` (the envelope with ``as_json``, else its text) and return its exit

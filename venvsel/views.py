@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .model import EnvRecord, Machine, ProbeResult, needs_text
-from .render import Result, table
+from .render import Result, ResultOf, table
 
 if TYPE_CHECKING:
     from .bench.compare import Comparison
@@ -284,32 +284,22 @@ def _line(text: str) -> str:
 # --------------------------------------------------------------------------- scan / doctor
 
 
-class ScanOutput(Result):
+class ScanOutput(ResultOf):
     COMMAND = "scan"
-    __slots__ = ("result",)
-
-    def __init__(self, result: ScanResult) -> None:
-        self.result = result
-
-    def data(self) -> Any:
-        return self.result
+    __slots__ = ()
+    result: ScanResult
 
     def text(self) -> str:
         return _captured(lambda out: scan_text(self.result, out))
 
 
-class DoctorOutput(Result):
+class DoctorOutput(ResultOf):
     COMMAND = "doctor"
-    __slots__ = ("report",)
-
-    def __init__(self, report: DoctorReport) -> None:
-        self.report = report
-
-    def data(self) -> Any:
-        return self.report
+    __slots__ = ()
+    result: DoctorReport
 
     def text(self) -> str:
-        return _captured(lambda out: doctor_text(self.report, out))
+        return _captured(lambda out: doctor_text(self.result, out))
 
 
 # --------------------------------------------------------------------------- pick / require
@@ -356,19 +346,14 @@ class PickOutput(Result):
         return _line(self.ranking) if self.ranking is not None else ""
 
 
-class RequireOutput(Result):
+class RequireOutput(ResultOf):
     COMMAND = "require"
-    __slots__ = ("result",)
-
-    def __init__(self, result: GuardResult) -> None:
-        self.result = result
+    __slots__ = ()
+    result: GuardResult
 
     @property
     def exit_code(self) -> int:
         return 0 if self.result.ok else 1
-
-    def data(self) -> Any:
-        return self.result
 
     def text_err(self) -> str:
         return "" if self.result.ok else _line(self.result.message)
@@ -482,15 +467,10 @@ class BenchCompareOutput(Result):
 # --------------------------------------------------------------------------- use / status
 
 
-class UseOutput(Result):
+class UseOutput(ResultOf):
     COMMAND = "use"
-    __slots__ = ("result",)
-
-    def __init__(self, result: UseResult) -> None:
-        self.result = result
-
-    def data(self) -> Any:
-        return self.result
+    __slots__ = ()
+    result: UseResult
 
     def text(self) -> str:
         r = self.result
@@ -512,12 +492,10 @@ class UseOutput(Result):
         return _line("\n".join(lines))
 
 
-class UndoOutput(Result):
+class UndoOutput(ResultOf):
     COMMAND = "use"
-    __slots__ = ("result",)
-
-    def __init__(self, result: UndoResult) -> None:
-        self.result = result
+    __slots__ = ()
+    result: UndoResult
 
     def data(self) -> Any:
         return {"undo": self.result}
@@ -532,22 +510,20 @@ class UndoOutput(Result):
         return _line("\n".join(lines))
 
 
-class StatusOutput(Result):
+class StatusOutput(ResultOf):
     """``status``: exit 1 when the recorded env is gone, broken or untrusted."""
 
     COMMAND = "status"
-    __slots__ = ("result", "short")
+    __slots__ = ("short",)
+    result: Status
 
     def __init__(self, result: Status, short: bool = False) -> None:
-        self.result = result
+        super().__init__(result)
         self.short = short
 
     @property
     def exit_code(self) -> int:
         return 0 if self.result.ok else 1
-
-    def data(self) -> Any:
-        return self.result
 
     def text(self) -> str:
         if self.short:
@@ -626,22 +602,17 @@ class ShellCodeOutput(Result):
         return cls(code, "shell-hook", {"shell": code.shell, "code": code.code})
 
 
-class RunOutput(Result):
+class RunOutput(ResultOf):
     """``run``: CMD already ran with the terminal's streams; --json adds the envelope after
     it. The exit status is CMD's."""
 
     COMMAND = "run"
-    __slots__ = ("result",)
-
-    def __init__(self, result: RunResult) -> None:
-        self.result = result
+    __slots__ = ()
+    result: RunResult
 
     @property
     def exit_code(self) -> int:
         return self.result.exit_code
-
-    def data(self) -> Any:
-        return self.result
 
 
 class ExitOutput(Result):
@@ -766,25 +737,20 @@ class RepairOutput(Result):
         return "".join(_line(x) for x in lines)
 
 
-class FleetOutput(Result):
-    __slots__ = ("report",)
-
-    def __init__(self, report: FleetReport) -> None:
-        self.report = report
+class FleetOutput(ResultOf):
+    __slots__ = ()
+    result: FleetReport
 
     @property
     def command(self) -> str:
-        return f"fleet {self.report.command}"
+        return f"fleet {self.result.command}"
 
     @property
     def exit_code(self) -> int:
-        return self.report.exit_code
-
-    def data(self) -> Any:
-        return self.report
+        return self.result.exit_code
 
     def text(self) -> str:
-        return _captured(lambda out: fleet_text(self.report, out))
+        return _captured(lambda out: fleet_text(self.result, out))
 
 
 def _gpus_cell(r: NodeReport) -> str:

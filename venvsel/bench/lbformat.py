@@ -271,11 +271,7 @@ def to_md(recs: Sequence[dict[str, Any]], rep: Report | None = None) -> str:
 def settings_lines(rep: Report) -> list[str]:
     """Every setting of the runs, and which of them were Llama()'s defaults."""
     out: list[str] = []
-    seen: set[str] = set()
-    for r in rep.runs:
-        if r.llama_version is None or r.env in seen:
-            continue
-        seen.add(r.env)
+    for r in rep.builds:
         out.append(f"env: {r.env_name}: llama-cpp-python {r.llama_version}, llama.cpp/ggml "
                    f"commit {r.build_commit or 'unknown'}, backends {r.ggml_backends or '?'}"
                    + (f", GPU {r.gpu_info}" if r.gpu_info else ""))

@@ -150,11 +150,7 @@ def detail_lines(rep: Report) -> list[str]:
     """Build, model, settings and evidence facts below the table."""
     p = rep.params
     out: list[str] = []
-    seen_env: set[str] = set()
-    for r in rep.runs:
-        if r.env in seen_env or r.llama_version is None:
-            continue
-        seen_env.add(r.env)
+    for r in rep.builds:
         offload = {True: "yes", False: "no (CPU-only build)", None: "unknown"}[r.gpu_offload]
         if r.gpu_offload is False and _gpu_backend_in(r.system_info):
             # llama_supports_gpu_offload() is False for a GPU build that sees no device too.

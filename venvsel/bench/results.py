@@ -241,6 +241,16 @@ class Report:
         return tuple(r for r in self.runs if r.verdict == "FALLBACK")
 
     @property
+    def builds(self) -> tuple[RunResult, ...]:
+        """The first run of each env whose llama-cpp-python build is known, in run order:
+        where a report states each env's build once."""
+        first: dict[str, RunResult] = {}
+        for r in self.runs:
+            if r.llama_version is not None:
+                first.setdefault(r.env, r)
+        return tuple(first.values())
+
+    @property
     def exit_code(self) -> int:
         if self.failed:
             return errors.EXIT_FAILED
