@@ -7,6 +7,7 @@ PYTHONWARNINGS=error::DeprecationWarning for the processes it starts (third-part
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,6 +18,13 @@ import pytest
 from tests import envs
 
 VENVSEL = [sys.executable, "-m", "venvsel"]
+
+# A run started as a background job of a non-interactive shell (`./scripts/test.sh &`)
+# inherits SIGINT ignored (POSIX), and so would every process the tests start: the tests
+# that press Ctrl-C would see it do nothing and fail. Here Ctrl-C means Ctrl-C: a handler of
+# our own is reset to the default in every child at exec.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _LEAKY = (
     "VIRTUAL_ENV",
