@@ -29,12 +29,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-C_SOURCE = Path(__file__).resolve().parent / "tg_loop.c"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_vs_llama_bench as bvl  # noqa: E402  (started alike: sh(..., measured=True))
+
+REPO = bvl.REPO
+C_SOURCE = HERE / "tg_loop.c"
 
 # Runs inside the benched env's interpreter: argv = lib, model, rounds, n_gen, threads.
 INNER = r"""
-import ctypes, json, random, statistics, sys, time
+import ctypes, json, sys, time
 sys.path.insert(0, REPO)
 import llama_cpp
 from venvsel.bench import _worker as W
@@ -114,35 +119,15 @@ def main() -> int:
     ap.add_argument("--pin", default=None, help="CPUs, e.g. 1 (sched_setaffinity)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
-    sys.path.insert(0, str(REPO))
-    if a.env:
-        env = Path(a.env)
-    else:
-        from tests import envs
-
-        env = envs.cached_env(envs.EnvSpec("llama-cpu", packages=(envs.LLAMA,)))
-    if a.model:
-        model = a.model
-    else:
-        from venvsel.bench import synth
-
-        model = str(synth.ensure_model("tiny", "q4_0", progress=False).path)
-    cpus = {int(x) for x in a.pin.split(",")} if a.pin else None
-
-    def measured() -> None:  # as bench_vs_llama_bench.py starts its measured processes
-        if a.nice:
-            os.nice(a.nice)
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-
+    bvl.PRIORITY["nice"] = a.nice
+    bvl.PRIORITY["cpus"] = {int(x) for x in a.pin.split(",")} if a.pin else None
+    env = Path(a.env) if a.env else bvl.default_env()
+    model = a.model or str(bvl.synth.ensure_model("tiny", "q4_0", progress=False).path)
     with tempfile.TemporaryDirectory() as tmp:
         lib = compile_loop(Path(tmp))
         code = f"REPO = {str(REPO)!r}\n" + INNER
-        r = subprocess.run(
-            [str(env / "bin" / "python"), "-c", code, str(lib), model, str(a.rounds),
-             str(a.n_gen), str(a.threads)],
-            capture_output=True, text=True, preexec_fn=measured, start_new_session=True,
-            check=False)
+        r = bvl.sh([str(env / "bin" / "python"), "-c", code, str(lib), model, str(a.rounds),
+                    str(a.n_gen), str(a.threads)], measured=True)
     if r.returncode != 0:
         raise SystemExit(f"tg_loop_ab: the inner run failed:\n{r.stderr[-3000:]}")
     ns = json.loads(r.stdout.strip().splitlines()[-1])

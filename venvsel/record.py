@@ -9,8 +9,8 @@ compiles nothing) and gives every record the same methods, written once here and
 behaviour to the generated ones:
 
 - ``__init__``: the fields in order, positional or by keyword, defaults and default
-  factories, ``__post_init__`` when the class has one, and the same ``TypeError`` messages
-  for a missing, an unexpected or a doubled argument;
+  factories, ``__post_init__`` when the class has one, and a ``TypeError`` like the
+  generated one's for a missing, an unexpected or a doubled argument;
 - ``__setattr__``/``__delattr__`` raise ``dataclasses.FrozenInstanceError``;
 - ``__repr__``, ``__eq__``, ``__hash__``: the same repr text, equality only between instances
   of the same class comparing the fields that ``compare``, a hash of those fields.
@@ -42,7 +42,7 @@ _MISSING: Any = dataclasses.MISSING
 class _Spec:
     """What the shared ``__init__`` needs of a class, worked out once when it is created."""
 
-    __slots__ = ("defaults", "factories", "known", "names", "post_init")
+    __slots__ = ("defaults", "factories", "known", "names", "post_init", "required")
 
     def __init__(self, cls: type) -> None:
         fields = dataclasses.fields(cls)
@@ -56,6 +56,8 @@ class _Spec:
         self.factories: dict[str, Callable[[], Any]] = {
             f.name: f.default_factory for f in fields  # type: ignore[misc]
             if f.default_factory is not _MISSING}
+        self.required = tuple(n for n in self.names
+                              if n not in self.defaults and n not in self.factories)
         self.post_init = getattr(cls, "__post_init__", None)
 
 
@@ -89,8 +91,7 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
         elif name in spec.factories:
             state[name] = spec.factories[name]()
         else:
-            missing = [n for n in names if n not in given and n not in spec.defaults
-                       and n not in spec.factories]
+            missing = [n for n in spec.required if n not in given]
             raise TypeError(f"{cls.__qualname__}.__init__() missing {len(missing)} required "
                             f"positional argument{'s' if len(missing) > 1 else ''}: "
                             + " and ".join(repr(n) for n in missing))
