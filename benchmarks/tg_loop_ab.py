@@ -69,11 +69,28 @@ def run_c():
         raise RuntimeError("llama_decode failed in the C loop (%d)" % rc)
 
 variants = {"python": lambda: dec.gen(tokens), "c": run_c}
+L = getattr(llama_cpp.llama_cpp, "_lib", None)
+if L is not None and hasattr(L, "llama_process") and hasattr(L, "llama_batch_ext_init"):
+    lib.tg_loop_ext.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int] * 2
+                                + [ctypes.c_void_p] * 8)
+    ext = [ctypes.cast(getattr(L, "llama_batch_ext_" + n), ctypes.c_void_p).value
+           for n in ("init", "free", "clear", "add_token", "set_pos", "set_output_logits")]
+    process_p = ctypes.cast(L.llama_process, ctypes.c_void_p).value
+
+    def run_ext():
+        rc = lib.tg_loop_ext(ctx, ctypes.addressof(arr), n_gen, 0, sync_p, *ext, process_p)
+        if rc != 0:
+            raise RuntimeError("llama_process failed in the C loop (%d)" % rc)
+
+    variants["c_ext"] = run_ext  # llama-bench's own loop: llama_process on a llama_batch_ext
 dec.clear()
 dec.gen(tokens[:1])  # warm-up: one token, as llama-bench and the worker do
 ns = {name: [] for name in variants}
+names = list(variants)
 for r in range(rounds):
-    for name in (["python", "c"] if r % 2 == 0 else ["c", "python"]):
+    k = r % len(names)
+    order = names[k:] + names[:k]
+    for name in (order if r % 2 == 0 else order[::-1]):
         dec.clear()
         t = time.perf_counter_ns()
         variants[name]()
@@ -92,18 +109,20 @@ def compile_loop(workdir: Path) -> Path:
 
 
 def summarise(ns: dict[str, list[int]], n_gen: int) -> dict[str, Any]:
-    py, c = ns["python"], ns["c"]
-    per_round = [a / b for a, b in zip(py, c)]  # c's speed / python's speed
-    return {
-        "rounds": len(py),
-        "n_gen": n_gen,
-        "python_tps_median": n_gen / (statistics.median(py) / 1e9),
-        "c_tps_median": n_gen / (statistics.median(c) / 1e9),
-        "c_over_python_median": statistics.median(per_round),
-        "c_over_python_iqr": statistics.quantiles(per_round, n=4)[::2],
-        "python_cost_us_per_token": (statistics.median(py) - statistics.median(c))
-        / n_gen / 1000,
-    }
+    """Per C variant: its speed over the Python loop's (median and IQR of the per-round
+    ratios) and the difference per token."""
+    py = ns["python"]
+    out: dict[str, Any] = {"rounds": len(py), "n_gen": n_gen,
+                           "python_tps_median": n_gen / (statistics.median(py) / 1e9)}
+    for name in (n for n in ns if n != "python"):
+        c = ns[name]
+        per_round = [a / b for a, b in zip(py, c)]  # c's speed / python's speed
+        out[f"{name}_tps_median"] = n_gen / (statistics.median(c) / 1e9)
+        out[f"{name}_over_python_median"] = statistics.median(per_round)
+        out[f"{name}_over_python_iqr"] = statistics.quantiles(per_round, n=4)[::2]
+        out[f"python_cost_us_per_token_vs_{name}"] = (
+            (statistics.median(py) - statistics.median(c)) / n_gen / 1000)
+    return out
 
 
 def main() -> int:
