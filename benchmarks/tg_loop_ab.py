@@ -51,7 +51,7 @@ llm = llama_cpp.Llama(model_path=model, n_threads=threads, n_threads_batch=threa
 ctx = W.new_context(llama_cpp, llm, n_gen)
 dec = W.Decoder(llama_cpp, llm, llm.n_batch, 0, ctx=ctx)
 lib = ctypes.CDLL(lib_path)
-lib.tg_loop.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_void_p] * 2
+lib.venvsel_tg_loop.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_void_p] * 2
 decode_p = ctypes.cast(llama_cpp.llama_decode, ctypes.c_void_p).value
 sync_p = ctypes.cast(dec.sync, ctypes.c_void_p).value
 b = dec.batch
@@ -62,7 +62,7 @@ def run_c():
     b.n_seq_id[0] = 1
     b.seq_id[0][0] = 0
     b.logits[0] = 1
-    rc = lib.tg_loop(ctx, ctypes.addressof(b), ctypes.addressof(arr), n_gen, 0,
+    rc = lib.venvsel_tg_loop(ctx, ctypes.addressof(b), ctypes.addressof(arr), n_gen, 0,
                      decode_p, sync_p)
     b.logits[0] = 0
     if rc != 0:

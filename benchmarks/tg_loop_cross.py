@@ -1,5 +1,5 @@
 """Issue 17's tg gap across processes: llama-bench against venvsel's worker, with the
-worker's own Python tg loop and with that loop swapped for the same loop in C.
+worker's Python tg loop and with its C tg loop.
 
 Per round, in alternating order, three processes each run a tg-only test (``-p 0 -n N``)
 with R repetitions on the same model, one thread, started alike (a session of their own,
@@ -8,8 +8,9 @@ the same nice value and CPUs: ``bench_vs_llama_bench.sh(measured=True)``):
 - ``llama-bench``: llama.cpp's own, from the build ``bench_vs_llama_bench.py`` made;
 - ``worker``: ``venvsel/bench/_worker.py`` started directly on a job file, as
   ``venvsel bench`` starts it (its Python loop, ``Decoder.gen``);
-- ``worker_c``: the same worker, same job, with ``Decoder.gen`` replaced by the C loop of
-  ``benchmarks/tg_loop.c`` (set token and position, ``llama_decode``, ``llama_synchronize``).
+- ``worker_c``: the same worker, same job, running its C tg loop (``venvsel/bench/tgloop.c``,
+  built by ``venvsel/bench/native.py``: set token and position, ``llama_decode``,
+  ``llama_synchronize``), as ``venvsel bench --tg-loop c``; ``worker`` is ``--tg-loop python``.
 
 Figure per process: the median of its repetitions' t/s; per round, each worker's figure
 over llama-bench's. If ``worker_c`` matches llama-bench and ``worker`` does not, the gap is
@@ -37,64 +38,41 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_vs_llama_bench as bvl  # noqa: E402
-import tg_loop_ab  # noqa: E402
+
+from venvsel.bench import native  # noqa: E402
 
 WORKER = bvl.REPO / "venvsel" / "bench" / "_worker.py"
 
-# Runs in the benched env: the worker, its Decoder.gen replaced by the C loop.
-# argv: the loop's .so, the worker, then the worker's own argv (the job file).
-WITH_C_LOOP = r"""
-import ctypes, runpy, sys
-lib_path, worker = sys.argv[1], sys.argv[2]
-sys.argv = [worker] + sys.argv[3:]
-W = runpy.run_path(worker, run_name="venvsel_worker")
-lib = ctypes.CDLL(lib_path)
-lib.tg_loop.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_void_p] * 2
-
-def gen(self, tokens, start=0):
-    b = self.batch
-    b.n_seq_id[0] = 1
-    b.seq_id[0][0] = 0
-    b.logits[0] = 1
-    arr = (ctypes.c_int32 * len(tokens))(*tokens)
-    rc = lib.tg_loop(self.ctx, ctypes.addressof(b), ctypes.addressof(arr), len(tokens), start,
-                     ctypes.cast(self.ll.llama_decode, ctypes.c_void_p).value,
-                     ctypes.cast(self.sync, ctypes.c_void_p).value)
-    b.logits[0] = 0
-    if rc != 0:
-        raise RuntimeError("llama_decode failed in the C loop (%d)" % rc)
-
-W["Decoder"].gen = gen
-sys.exit(W["main"](sys.argv))
-"""
-
-
-def job_for(model: str, reps: int, n_gen: int, threads: int, tmp: str) -> str:
+def job_for(model: str, reps: int, n_gen: int, threads: int, tmp: str,
+            tg_loop: native.TgLoop) -> str:
     """The job file ``venvsel bench`` writes for a tg-only cell (venvsel/bench/run.py)."""
     job = {"mode": "bench", "model": model, "n_gpu_layers": 0, "gpu_asked": False,
            "has_gpu_backend": False,
            "settings": {"n_batch": None, "n_ubatch": None, "threads": threads,
                         "type_k": None, "type_v": None, "flash_attn": "0"},
            "tests": [[0, n_gen]], "n_ctx": 512, "reps": reps, "doc": None, "warmup": True,
-           "delay": 0, "e2e_gen": 0, "seed": 0,
+           "delay": 0, "e2e_gen": 0, "seed": 0, "tg_loop_lib": tg_loop.lib,
+           "tg_loop_note": tg_loop.note,
            "result": os.path.join(tmp, "result.json"), "log": os.path.join(tmp, "log.txt")}
     path = os.path.join(tmp, "job.json")
     Path(path).write_text(json.dumps(job), encoding="utf-8")
     return path
 
 
-def run_worker(python: Path, prefix: list[str], model: str, a: argparse.Namespace) -> list[int]:
+def run_worker(python: Path, tg_loop: native.TgLoop, model: str,
+               a: argparse.Namespace) -> list[int]:
     with tempfile.TemporaryDirectory(prefix="tg-cross-") as tmp:
-        job = job_for(model, a.reps, a.n_gen, a.threads, tmp)
+        job = job_for(model, a.reps, a.n_gen, a.threads, tmp, tg_loop)
         env = dict(os.environ, GGML_NO_BACKTRACE="1")
-        r = bvl.sh([str(python), "-I", *prefix, job], env=env, cwd=tmp, measured=True)
+        r = bvl.sh([str(python), "-I", str(WORKER), job], env=env, cwd=tmp, measured=True)
         try:
             data = json.loads(Path(tmp, "result.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise SystemExit(
                 f"the worker left no result ({r.returncode}):\n{r.stderr[-3000:]}") from None
-        if data.get("status") != "ok":
-            raise SystemExit(f"the worker failed: {data.get('error')}\n{data.get('traceback')}")
+        if data.get("status") != "ok" or data.get("tg_loop") != tg_loop.kind:
+            raise SystemExit(f"the worker failed or ran the {data.get('tg_loop')} loop: "
+                             f"{data.get('error') or data.get('tg_loop_note')}")
         samples: list[int] = data["tests"][0]["samples_ns"]
         return samples
 
@@ -133,28 +111,26 @@ def main() -> int:
     model = a.model or str(bvl.synth.ensure_model(a.synthetic, a.quant, progress=False).path)
 
     rows: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        loop = tg_loop_ab.compile_loop(Path(tmp))
-        shim = Path(tmp, "with_c_loop.py")
-        shim.write_text(WITH_C_LOOP, encoding="utf-8")
-        runs = {
-            "llama-bench": lambda: next(
-                r for r in bvl.run_llama_bench(build, model, a, "0", lib_dir)[1] if r["n_gen"]
-            )["samples_ns"],
-            "worker": lambda: run_worker(python, [str(WORKER)], model, a),
-            "worker_c": lambda: run_worker(python, [str(shim), str(loop), str(WORKER)], model, a),
-        }
-        names = list(runs)
-        for i in range(a.rounds):
-            k = i % len(names)
-            order = names[k:] + names[:k]
-            if i % 2:
-                order.reverse()
-            ns = {name: runs[name]() for name in order}
-            tps = {name: a.n_gen / (statistics.median(v) / 1e9) for name, v in ns.items()}
-            rows.append({"order": order, "tps": tps, "samples_ns": ns})
-            print(f"round {i + 1}: " + ", ".join(f"{n} {tps[n]:.1f}" for n in names),
-                  file=sys.stderr, flush=True)
+    c_loop = native.prepare("c")
+    python_loop = native.prepare("python")
+    runs = {
+        "llama-bench": lambda: next(
+            r for r in bvl.run_llama_bench(build, model, a, "0", lib_dir)[1] if r["n_gen"]
+        )["samples_ns"],
+        "worker": lambda: run_worker(python, python_loop, model, a),
+        "worker_c": lambda: run_worker(python, c_loop, model, a),
+    }
+    names = list(runs)
+    for i in range(a.rounds):
+        k = i % len(names)
+        order = names[k:] + names[:k]
+        if i % 2:
+            order.reverse()
+        ns = {name: runs[name]() for name in order}
+        tps = {name: a.n_gen / (statistics.median(v) / 1e9) for name, v in ns.items()}
+        rows.append({"order": order, "tps": tps, "samples_ns": ns})
+        print(f"round {i + 1}: " + ", ".join(f"{n} {tps[n]:.1f}" for n in names),
+              file=sys.stderr, flush=True)
 
     summary: dict[str, Any] = {}
     for name in ("worker", "worker_c"):

@@ -70,6 +70,9 @@ fi
 
 need_apt=()
 for sh in zsh fish dash; do command -v "$sh" >/dev/null 2>&1 || need_apt+=("$sh"); done
+# A C compiler: llama-cpp-python builds from source, and bench's C tg loop is built with it.
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 # A real Slurm for the fleet and job-guard tests (tests/slurm.py starts and stops it).
 for tool in slurmctld:slurmctld slurmd:slurmd srun:slurm-client munged:munge; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need_apt+=("${tool#*:}")

@@ -333,6 +333,12 @@ def cache_clear(as_json: bool) -> Result:
 @click.option("--delay", type=click.FloatRange(0), default=0, show_default=True,
               help="Seconds to wait before each test (lets the machine cool off).")
 @click.option("--no-warmup", is_flag=True, help="Skip the warm-up run before each test.")
+@click.option("--tg-loop", "tg_loop", type=click.Choice(["auto", "c", "python"]),
+              default="auto", show_default=True,
+              help="The token loop of tg tests: c is llama-bench's loop in C, built once with "
+              "the machine's C compiler; python is what a Python program driving "
+              "llama-cpp-python gets (2-3 % slower on models at thousands of tokens/s); auto "
+              "is c when a compiler is found.")
 @click.option("-o", "--output", "output", default=None,
               type=click.Choice(["md", "csv", "json", "jsonl", "sql"]),
               help="Print llama-bench's output format with its field names, instead of the "
@@ -356,7 +362,7 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
           cpu: bool, n_gpu_layers: str | None, reps: int, n_prompt: str | None,
           n_gen: str | None, n_pg: tuple[str, ...], n_batch: str | None, n_ubatch: str | None,
           type_k: str | None, type_v: str | None, flash_attn: str | None, threads: str | None,
-          n_ctx: int | None, delay: float, no_warmup: bool, output: str | None,
+          n_ctx: int | None, delay: float, no_warmup: bool, tg_loop: str, output: str | None,
           compare_files: tuple[str, str] | None, e2e_gen: int, timeout: float,
           json_out: str | None, markdown: str | None, plot: str | None) -> Result:
     """Benchmark llama.cpp inside an env, like llama-bench: pp and tg tokens/s (median ±
@@ -413,7 +419,8 @@ def bench(envs: tuple[str, ...], needs: tuple[str, ...], python_spec: str | None
     )
     params = BenchParams(reps=reps, matrix=mx, n_ctx=n_ctx,
                          doc=None if e2e_gen == 0 else (doc or str(DEFAULT_DOC)),
-                         e2e_gen=e2e_gen, timeout=timeout, delay=delay, warmup=not no_warmup)
+                         e2e_gen=e2e_gen, timeout=timeout, delay=delay, warmup=not no_warmup,
+                         tg_loop=tg_loop)
     req = BenchRequest(envs=envs, needs=needs, python_spec=python_spec, models=models,
                        synthetic=synthetic, quants=quants, gpu=gpu, cpu=cpu,
                        n_gpu_layers=tuple(int(x) for x in ngl if x is not None) or None,

@@ -123,6 +123,13 @@ def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
     return problem.text if problem is not None else None
 
 
+def path_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why venvsel must not run or load the file ``path`` resolves to, as a phrase ("owned by
+    uid 65534 (nobody)", "writable by others"); None when it may (or it is absent)."""
+    text = state_dir_problem(path)
+    return None if text is None else text.removeprefix("it is ")
+
+
 def state_dir_ok(path: str | os.PathLike[str], what: str) -> bool:
     """True when venvsel may read ``path``; else one warning per dir, naming it and why."""
     key = os.fspath(path)
@@ -140,6 +147,7 @@ __all__ = [
     "Problem",
     "allowed_owners",
     "owner_words",
+    "path_problem",
     "private_group",
     "state_dir_ok",
     "state_dir_problem",

@@ -79,6 +79,28 @@ def test_tiny_q4_q8_on_the_cpu_build(seed_project: Path, tmp_path: Path) -> None
     assert all(ln.count("|") == rows[0].count("|") for ln in rows[:4])
 
 
+def test_tg_loop_c_and_python_both_decode_every_token(seed_project: Path, isolated: Path) -> None:
+    """The C tg loop (built here with the machine's compiler) and the Python one measure the
+    same tests; after every repetition the worker checks that the KV cache holds exactly the
+    positions the test decoded, so a loop that skipped or misplaced a token fails the run.
+    The pg test starts generation after the prompt: the C loop's positions continue there."""
+    for mode in ("c", "python"):
+        r = run_venvsel("bench", "--env", ".venv", "--synthetic", "tiny", "--quant", "q4_0",
+                        "-p", "8", "-n", "24", "-pg", "8,16", "-r", "2", "--e2e-gen", "0",
+                        "-t", "1", "--tg-loop", mode, "-o", "json", cwd=seed_project)
+        assert r.returncode == 0, r.stdout + r.stderr
+        recs = json.loads(r.stdout)
+        assert [(x["n_prompt"], x["n_gen"]) for x in recs] == [(8, 0), (0, 24), (8, 16)]
+        assert {x["tg_loop"] for x in recs} == {mode}
+        assert all(len(x["samples_ns"]) == 2 and min(x["samples_ns"]) > 0 for x in recs)
+    assert next((isolated / "cache" / "native").iterdir()).name.startswith("tgloop-")
+    r = run_venvsel("bench", "--env", ".venv", "--synthetic", "tiny", "--quant", "q4_0",
+                    "-p", "0", "-n", "8", "-r", "1", "--e2e-gen", "0", "-t", "1",
+                    cwd=seed_project)
+    assert r.returncode == 0, r.stderr
+    assert "tg loop  C (built with " in r.stdout and "like llama-bench" in r.stdout
+
+
 def test_plot_png_or_a_clear_message(seed_project: Path, tmp_path: Path, isolated: Path) -> None:
     import importlib.util
 

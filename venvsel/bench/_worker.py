@@ -206,11 +206,50 @@ def _fn(llama_cpp, *names):
     return None
 
 
+_BATCH_FIELDS = ("n_tokens", "token", "embd", "pos", "n_seq_id", "seq_id", "logits")
+
+
+def load_tg_loop(llama_cpp, path):
+    """The C tg loop venvsel built (``tgloop.c``), ready to call: (function, None), or
+    (None, why not) and the Python loop runs. It is used only where llama_cpp's llama_batch
+    is the struct the C file declares and llama_decode is a plain foreign function."""
+    batch_t = getattr(llama_cpp, "llama_batch", None)
+    fields = tuple(f[0] for f in getattr(batch_t, "_fields_", ()))
+    if fields != _BATCH_FIELDS:
+        return None, "this llama_cpp's llama_batch has other fields: %s" % (fields,)
+    try:
+        decode_p = ctypes.cast(llama_cpp.llama_decode, ctypes.c_void_p).value
+        sync = _fn(llama_cpp, "llama_synchronize")
+        sync_p = ctypes.cast(sync, ctypes.c_void_p).value if sync is not None else None
+    except (ctypes.ArgumentError, TypeError, AttributeError) as exc:
+        return None, "llama_decode is not a plain foreign function here (%s)" % exc
+    try:
+        lib = ctypes.CDLL(path)
+        size = lib.venvsel_tgloop_batch_size
+        loop = lib.venvsel_tg_loop
+    except (OSError, AttributeError) as exc:
+        return None, "could not load %s: %s" % (path, exc)
+    size.restype = ctypes.c_size_t
+    if size() != ctypes.sizeof(batch_t):
+        return None, "llama_batch is %d bytes here, %d in the C loop" % (
+            ctypes.sizeof(batch_t), size())
+    loop.restype = ctypes.c_int
+    loop.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int] * 2 + [ctypes.c_void_p] * 2
+
+    def run(ctx, batch, tokens, start):
+        arr = (ctypes.c_int32 * len(tokens))(*tokens)
+        return loop(ctx, ctypes.addressof(batch), ctypes.addressof(arr), len(tokens), start,
+                    decode_p, sync_p)
+
+    return run, None
+
+
 class Decoder(object):
     """The llama-bench loops on a raw context, one reusable batch, no sampling."""
 
-    def __init__(self, llama_cpp, llm, n_batch, seed, ctx=None):
+    def __init__(self, llama_cpp, llm, n_batch, seed, ctx=None, tg_loop=None):
         self.ll = llama_cpp
+        self.tg_loop = tg_loop  # the C loop from load_tg_loop, or None: the Python loop
         self.ctx = ctx or llm.ctx
         self.n_batch = n_batch
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
@@ -220,10 +259,14 @@ class Decoder(object):
         self.sync = _fn(llama_cpp, "llama_synchronize")
         get_memory = _fn(llama_cpp, "llama_get_memory")
         memory_clear = _fn(llama_cpp, "llama_memory_clear")
+        pos_max = _fn(llama_cpp, "llama_memory_seq_pos_max")
+        self.pos_max = None
         if get_memory is not None and memory_clear is not None:
             mem = get_memory(self.ctx)
             self._clear = lambda: memory_clear(mem, True)
             self.clear_api = "llama_memory_clear"
+            if pos_max is not None:
+                self.pos_max = lambda: pos_max(mem, 0)
         else:
             old = _fn(llama_cpp, "llama_kv_self_clear", "llama_kv_cache_clear")
             if old is None:
@@ -311,6 +354,12 @@ class Decoder(object):
         b.n_seq_id[0] = 1
         b.seq_id[0][0] = 0
         b.logits[0] = 1  # (n_seq_id and seq_id as ready() sets them; logits[0] reset below)
+        if self.tg_loop is not None:
+            rc = self.tg_loop(self.ctx, b, tokens, start)
+            b.logits[0] = 0
+            if rc != 0:
+                raise RuntimeError("llama_decode failed at position %d" % (start - 1 - rc))
+            return
         token_arr, pos_arr = b.token, b.pos
         decode, ctx, sync = self.ll.llama_decode, self.ctx, self.sync
         for i, token in enumerate(tokens, start):
@@ -349,7 +398,7 @@ def new_context(llama_cpp, llm, n_ctx):
     return ctx
 
 
-def measure(llama_cpp, llm, n_batch, job, out):
+def measure(llama_cpp, llm, n_batch, job, out, tg_loop=None):
     """Each test of the cell as llama-bench runs it: a warm-up (the full prompt for a test
     with a prompt, one token for a test with generation), then ``reps`` repetitions with the
     memory cleared before each; a repetition is the prompt then the generation, timed
@@ -370,7 +419,8 @@ def measure(llama_cpp, llm, n_batch, job, out):
         tests.append(test)
         ctx = new_context(llama_cpp, llm, n_prompt + n_gen)
         test["n_ctx"] = n_prompt + n_gen if ctx else llm.n_ctx()
-        dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0) + len(tests), ctx=ctx)
+        dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0) + len(tests), ctx=ctx,
+                      tg_loop=tg_loop)
         try:
             warm += _one_test(dec, test, n_prompt, n_gen, reps, warmup, delay)
         finally:
@@ -411,6 +461,10 @@ def _one_test(dec, test, n_prompt, n_gen, reps, warmup, delay):
         if tokens:
             dec.gen(tokens, start=n_prompt)
         test["samples_ns"].append(time.perf_counter_ns() - t)
+        if dec.pos_max is not None and dec.pos_max() != n_prompt + n_gen - 1:
+            raise RuntimeError("a repetition left positions up to %d in the KV cache, not %d: "
+                               "it did not decode every token" % (dec.pos_max(),
+                                                                  n_prompt + n_gen - 1))
     return warm
 
 
@@ -545,8 +599,13 @@ def run(job):
                 out["model_info"]["model_type"] = buf.value.decode("utf-8", "replace")
             except Exception:
                 pass
+        tg_loop, why = None, job.get("tg_loop_note") or "no C loop was built"
+        if job.get("tg_loop_lib"):
+            tg_loop, why = load_tg_loop(llama_cpp, job["tg_loop_lib"])
+        out["tg_loop"] = "c" if tg_loop is not None else "python"
+        out["tg_loop_note"] = job.get("tg_loop_note") if tg_loop is not None else why
         out["phase"] = "measure"
-        measure(llama_cpp, llm, n_batch, job, out)
+        measure(llama_cpp, llm, n_batch, job, out, tg_loop)
         if job.get("doc") and job.get("e2e_gen", 0) > 0:
             out["phase"] = "e2e"
             dec = Decoder(llama_cpp, llm, n_batch, job.get("seed", 0))

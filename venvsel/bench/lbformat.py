@@ -52,7 +52,8 @@ FLOAT_FIELDS = frozenset(("avg_ts", "stddev_ts"))
 
 # venvsel's own fields, after llama-bench's.
 VENVSEL_FIELDS = ("env", "env_name", "device", "layer_placement", "gpu_layers_placed",
-                  "verdict", "fallback_reason", "flash_attn_resolved", "n_threads_batch")
+                  "verdict", "fallback_reason", "flash_attn_resolved", "n_threads_batch",
+                  "tg_loop")
 
 _TYPE_NAMES = {v: k for k, v in CACHE_TYPES.items()}
 
@@ -150,6 +151,7 @@ def record(r: RunResult, t: Measured) -> dict[str, Any]:
         "fallback_reason": (r.reason or "") if r.verdict == "FALLBACK" else "",
         "flash_attn_resolved": r.flash_attn_resolved or "",
         "n_threads_batch": used.get("n_threads_batch"),
+        "tg_loop": r.tg_loop or "",
     }
     return rec
 
@@ -282,6 +284,8 @@ def settings_lines(rep: Report) -> list[str]:
                                         "flash_attn", "type_k", "type_v") if k in d))
     for used in dict.fromkeys(used_text(r) for r in rep.runs if r.used):
         out.append(f"used: {used}")
+    for words in dict.fromkeys(r.tg_loop_words for r in rep.runs if r.tg_loop_words):
+        out.append(f"tg loop: {words}")
     p = rep.params
     out.append(f"runs: {p.reps} repetitions per test after "
                f"{'a warm-up' if p.warmup else 'no warm-up'}"

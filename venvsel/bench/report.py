@@ -183,6 +183,8 @@ def detail_lines(rep: Report) -> list[str]:
                                         "flash_attn", "type_k", "type_v") if k in d)
                 + " (used for every setting not given)")
             break
+    for words in dict.fromkeys(r.tg_loop_words for r in rep.runs if r.tg_loop_words):
+        out.append(f"tg loop  {words}")
     for ev in dict.fromkeys(r.placement.evidence for r in rep.runs if r.placement):
         out.append(f"layers   from {ev}")
     e2e = next((r.e2e for r in rep.runs if r.e2e and comparable(r)), None)

@@ -37,6 +37,7 @@ class BenchParams:
     timeout: float = 1800.0  # per run
     delay: float = 0.0  # seconds to wait before each test (llama-bench --delay)
     warmup: bool = True  # llama-bench's warm-up run before each test (--no-warmup)
+    tg_loop: str = "auto"  # auto | c | python: the token loop of tg tests (bench/native.py)
 
     @property
     def ctx(self) -> int:
@@ -198,12 +199,26 @@ class RunResult:
     ggml_backends: str | None = None  # llama-bench's "backends": "CUDA", "CPU"
     cpu_info: str | None = None
     gpu_info: str | None = None
+    tg_loop: str | None = None  # "c" | "python": which token loop measured tg
+    tg_loop_note: str | None = None  # how the C loop was built, or why Python ran
     model_type: str | None = None  # llama_model_desc: "llama ?B Q4_0"
     flash_attn_resolved: str | None = None  # for auto: what llama.cpp chose, from its log
 
     @property
     def quant_label(self) -> str:
         return (self.quant or "?").upper()
+
+    @property
+    def tg_loop_words(self) -> str | None:
+        """Which token loop measured tg, in words (None before the worker measured)."""
+        if self.tg_loop == "c":
+            return (f"C ({self.tg_loop_note}): no Python between two tokens, like "
+                    "llama-bench")
+        if self.tg_loop == "python":
+            hint = "" if "--tg-loop" in (self.tg_loop_note or "") else "; --tg-loop c runs C"
+            return (f"Python ({self.tg_loop_note}): on models at thousands of tokens/s the "
+                    f"interpreter costs 2-3 % of tg{hint}")
+        return None
 
 
 # --------------------------------------------------------------------------- planning

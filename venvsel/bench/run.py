@@ -30,7 +30,7 @@ from ..owners import state_dir_ok
 from ..render import Progress
 from ..resolve import resolve_env
 from ..trust import require_trusted
-from . import logparse, synth
+from . import logparse, native, synth
 from .matrix import CACHE_TYPES
 from .results import (
     E2E,
@@ -234,7 +234,8 @@ class _PhaseWatcher:
 
 
 def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
-            on_phase: Callable[[str], None] | None = None) -> RunResult:
+            on_phase: Callable[[str], None] | None = None,
+            tg_loop: native.TgLoop | None = None) -> RunResult:
     """Run the worker for one plan and turn what it left behind into a :class:`RunResult`.
 
     ``on_phase`` hears the worker's phase in words ("loading the model", "repetition 2")
@@ -247,6 +248,8 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
             "(no process started)",
         )
     assert plan.env.interpreter is not None
+    if tg_loop is None:
+        tg_loop = native.prepare(params.tg_loop)
     log_path = _log_file(index)
     with tempfile.TemporaryDirectory(prefix="venvsel-bench-") as tmp:
         result_path = os.path.join(tmp, "result.json")
@@ -265,6 +268,7 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
             "n_ctx": params.ctx, "reps": params.reps, "doc": params.doc,
             "warmup": params.warmup, "delay": params.delay,
             "e2e_gen": params.e2e_gen, "seed": params.seed,
+            "tg_loop_lib": tg_loop.lib, "tg_loop_note": tg_loop.note,
             "result": result_path, "log": str(log_path),
         }
         job_path = os.path.join(tmp, "job.json")
@@ -319,7 +323,8 @@ def interpret(plan: RunPlan, params: BenchParams, done: proc.Completed, data: di
         cuda_visible_devices=data.get("cuda_visible_devices"),
         build_commit=build.get("build_commit"), ggml_backends=build.get("backends"),
         cpu_info=build.get("cpu_info"), gpu_info=build.get("gpu_info"),
-        defaults=data.get("defaults"),
+        defaults=data.get("defaults"), tg_loop=data.get("tg_loop"),
+        tg_loop_note=data.get("tg_loop_note"),
     )
     status = data.get("status")
     if status == "no-llama":
@@ -411,6 +416,7 @@ def bench(req: BenchRequest, *, progress: bool = True,
     for env in envs:  # fail on an untrusted or bare env before generating or loading anything
         require_trusted(env)
         static_llama(env)
+    tg_loop = native.prepare(params.tg_loop)  # before any model: --tg-loop c may fail here
     models = resolve_models(req, progress=progress)
     plans = plan_runs(req, envs, models)
     results: list[RunResult] = []
@@ -424,7 +430,8 @@ def bench(req: BenchRequest, *, progress: bool = True,
             def phase(words: str, label: str = label) -> None:
                 bar.advance(f"{label}: {words}", step=0)
 
-            r = run_one(plan, params, i, on_phase=phase if bar.enabled else None)
+            r = run_one(plan, params, i, on_phase=phase if bar.enabled else None,
+                        tg_loop=tg_loop)
             results.append(r)
             if on_result is not None:
                 on_result(r)
