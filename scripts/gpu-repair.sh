@@ -15,6 +15,7 @@
 #     after warm; fidelity; savelib pack
 #     (fresh machine) setup envs sigkill repair_start wait=400 hashafter warm; fid17gpu; pack
 #     fid17cpu; pack
+#     (issue 17, second wave) setup envs repair_start wait=540; fid17cpu tg17 pack
 #
 # Phases are idempotent (a finished phase is skipped), so a later call on the same machine
 # continues. Everything lands in $W/out; `pack` tars it into $OUT (one file comes back).
@@ -266,12 +267,35 @@ fid17() {  # the bench-parity issue's script (branch issue-17): $1 gpu|cpu
         --build-dir "$build" --same-libs --out "$O/fid17-gpu.json" ) > "$O/fid17-gpu.txt" 2>&1
   else
     ( cd "$P" && CUDA_VISIBLE_DEVICES= "$PY" "$G/code17/benchmarks/bench_vs_llama_bench.py" \
-        --env "$P/.venv" --synthetic 3b --quant "${Q17CPU:-q4_0}" --fa 0,1 --rounds "${R17CPU:-2}" \
-        --reps "${REPS17CPU:-3}" -t "${T17CPU:-16}" ${PIN17CPU:+--pin "$PIN17CPU"} --build-dir "$build" --same-libs --out "$O/fid17-cpu.json" ) > "$O/fid17-cpu.txt" 2>&1
+        --env "$P/.venv" --synthetic "${S17CPU:-3b}" --quant "${Q17CPU:-q4_0}" --fa "${FA17CPU:-0,1}" \
+        --rounds "${R17CPU:-2}" --reps "${REPS17CPU:-3}" -t "${T17CPU:-16}" ${PIN17CPU:+--pin "$PIN17CPU"} \
+        ${NICE17CPU:+--nice "$NICE17CPU"} --build-dir "$build" --same-libs --out "$O/fid17-cpu.json" ) > "$O/fid17-cpu.txt" 2>&1
   fi
   echo "[exit $?]" >> "$O/fid17-$1.txt"
   tail -14 "$O/fid17-$1.txt" | tee -a "$O/timeline.txt"
   touch "$O/.fid17-$1"
+}
+
+tg17() {  # issue 17: the interpreter's share of tg on this CPU (CUDA build, GPU hidden)
+  [ -f "$O/.tg17" ] && return 0
+  [ -f "$O/.repair-done" ] || { log "tg17: no repaired env"; return 0; }
+  "$PY" -m pip install -q --no-index --no-deps "$G"/wheels/*.whl > /dev/null 2>&1
+  local build; build=$(lbdir)
+  local b="$G/code17/benchmarks" m
+  for m in ${S17TG:-tiny}; do
+    local gguf; gguf=$("$PY" -c "import sys; sys.path.insert(0, '$G/code17')
+from venvsel.bench import synth; print(synth.ensure_model('$m', 'q4_0', progress=False).path)")
+    log "tg17 $m ($gguf): tg_loop_ab, tg_loop_cross"
+    ( cd "$P" && CUDA_VISIBLE_DEVICES= "$PY" "$b/tg_loop_ab.py" --env "$P/.venv" --model "$gguf" \
+        --rounds "${AB17ROUNDS:-300}" --pin "${PIN17CPU:-5}" --nice -20 --out "$O/tg_loop_ab_$m.json" ) \
+      > "$O/tg_loop_ab_$m.txt" 2>&1 || echo "[tg_loop_ab failed]" >> "$O/tg_loop_ab_$m.txt"
+    ( cd "$P" && CUDA_VISIBLE_DEVICES= "$PY" "$b/tg_loop_cross.py" --env "$P/.venv" --synthetic "$m" \
+        --rounds "${X17ROUNDS:-16}" --reps "${X17REPS:-30}" --pin "${PIN17CPU:-5}" --nice -20 \
+        --build-dir "$build" --same-libs --out "$O/tg_loop_cross_$m.json" ) \
+      > "$O/tg_loop_cross_$m.txt" 2>&1 || echo "[tg_loop_cross failed]" >> "$O/tg_loop_cross_$m.txt"
+    tail -4 "$O/tg_loop_ab_$m.txt" "$O/tg_loop_cross_$m.txt" | tee -a "$O/timeline.txt"
+  done
+  touch "$O/.tg17"
 }
 
 savelib() {
