@@ -187,7 +187,8 @@ def run_venvsel(env: Path, model: str, a: argparse.Namespace,
                 fa: str) -> tuple[dict[str, float], list[dict[str, Any]]]:
     argv = [sys.executable, "-m", "venvsel", "bench", "--env", str(env), "--model", model,
             "-p", str(a.n_prompt), "-n", str(a.n_gen), "-t", str(a.threads), "-fa", fa,
-            "-ngl", str(a.ngl), "-r", str(a.reps), "--e2e-gen", "0", "-o", "json"]
+            "-ngl", str(a.ngl), "-r", str(a.reps), "--e2e-gen", "0",
+            "--tg-loop", getattr(a, "tg_loop", "auto"), "-o", "json"]
     env_vars = dict(os.environ)
     env_vars["PYTHONPATH"] = str(REPO)
     r = sh(argv, env=env_vars, timeout=3600, measured=True)
@@ -230,6 +231,8 @@ def main() -> int:
                     "shared machine, -10 keeps other work from deciding the figures)")
     ap.add_argument("--pin", default=None,
                     help="CPUs for both tools' processes, e.g. 1 or 0,1 (sched_setaffinity)")
+    ap.add_argument("--tg-loop", dest="tg_loop", default="auto", choices=("auto", "c", "python"),
+                    help="venvsel bench's token loop for tg (auto: C when a compiler is found)")
     ap.add_argument("--raw", action="store_true",
                     help="keep every llama-bench record of every round in the JSON")
     ap.add_argument("--out", default=None, help="write the JSON here too")
@@ -301,6 +304,7 @@ def main() -> int:
         "llama_bench": {"build_dir": str(build), "how": build_how,
                         "libs": str(lib_dir) if lib_dir else "its own build"},
         "settings": {"n_prompt": a.n_prompt, "n_gen": a.n_gen, "threads": a.threads,
+                     "tg_loop": a.tg_loop,
                      "ngl": a.ngl, "reps": a.reps, "rounds": a.rounds, "nice": a.nice,
                      "pin": a.pin},
         "figure": "per round, each tool's median t/s over its repetitions; reported: the "

@@ -7,7 +7,10 @@ C loop (``benchmarks/tg_loop.c``, compiled here with ``cc``) does per token what
 ``Decoder.gen`` does: set token and position, ``llama_decode``, ``llama_synchronize``. So the
 ratio is the interpreter's share of a tg repetition, with everything else equal: the process,
 its memory, the libraries, the context (issue 17's question of where the bench's tg gap to
-llama-bench comes from).
+llama-bench comes from). Where the env's libllama has ``llama_process`` (llama.cpp's
+``llama_batch_ext`` API), a third variant runs llama-bench's own loop in C (``c_ext``).
+The C loop is the one ``venvsel bench`` runs by default since (``venvsel/bench/tgloop.c``);
+the Python loop is its ``--tg-loop python``.
 
     python benchmarks/tg_loop_ab.py --model M.gguf --rounds 300 --pin 1 --nice -20 \\
         --out docs/perf/tg_loop_ab_tiny.json
