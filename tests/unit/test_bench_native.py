@@ -17,7 +17,8 @@ from venvsel.bench import native
 
 
 @pytest.fixture
-def cache(isolated: Path) -> Path:
+def cache(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("CC", raising=False)  # the tests choose the compiler themselves
     return isolated / "cache"
 
 
