@@ -197,3 +197,23 @@ def test_the_source_ships_with_the_package() -> None:
     root = Path(native.__file__).resolve().parents[2]
     rel = native.SOURCE.relative_to(root / "venvsel").as_posix()
     assert f'"{rel}"' in (root / "pyproject.toml").read_text()
+
+
+def test_tg_loop_c_fails_the_run_where_the_loop_cannot_run(cache: Path) -> None:
+    """--tg-loop c never falls back in the worker either: a loop that cannot run fails the
+    run, with the reason, where auto measures with the Python loop and says why."""
+    job = {"tg_loop_lib": str(cache / "missing.so"), "tg_loop_note": "built with cc",
+           "tg_loop_required": True}
+    with pytest.raises(RuntimeError, match="--tg-loop c: the C tg loop cannot run here: could "
+                       "not load"):
+        worker.choose_tg_loop(_FakeLlamaCpp(), job, {})
+    out: dict[str, str] = {}
+    assert worker.choose_tg_loop(_FakeLlamaCpp(), dict(job, tg_loop_required=False), out) is None
+    assert out["tg_loop"] == "python" and out["tg_loop_note"].startswith("could not load")
+    out = {}
+    job = {"tg_loop_lib": native.prepare("c").lib, "tg_loop_note": "built with cc"}
+    assert worker.choose_tg_loop(_FakeLlamaCpp(), job, out) is not None
+    assert out == {"tg_loop": "c", "tg_loop_note": "built with cc"}
+    out = {}
+    assert worker.choose_tg_loop(_FakeLlamaCpp(), {"tg_loop_note": "no C compiler"}, out) is None
+    assert out == {"tg_loop": "python", "tg_loop_note": "no C compiler"}

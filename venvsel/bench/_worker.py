@@ -244,6 +244,20 @@ def load_tg_loop(llama_cpp, path):
     return run, None
 
 
+def choose_tg_loop(llama_cpp, job, out):
+    """The job's C tg loop when it can run here, else None (the Python loop); ``out`` gets
+    which one and why. With --tg-loop c (``tg_loop_required``) a loop that cannot run fails
+    the run instead."""
+    loop, why = None, job.get("tg_loop_note") or "no C loop was built"
+    if job.get("tg_loop_lib"):
+        loop, why = load_tg_loop(llama_cpp, job["tg_loop_lib"])
+        if loop is None and job.get("tg_loop_required"):
+            raise RuntimeError("--tg-loop c: the C tg loop cannot run here: %s" % why)
+    out["tg_loop"] = "c" if loop is not None else "python"
+    out["tg_loop_note"] = job.get("tg_loop_note") if loop is not None else why
+    return loop
+
+
 class Decoder(object):
     """The llama-bench loops on a raw context, one reusable batch, no sampling."""
 
@@ -599,11 +613,7 @@ def run(job):
                 out["model_info"]["model_type"] = buf.value.decode("utf-8", "replace")
             except Exception:
                 pass
-        tg_loop, why = None, job.get("tg_loop_note") or "no C loop was built"
-        if job.get("tg_loop_lib"):
-            tg_loop, why = load_tg_loop(llama_cpp, job["tg_loop_lib"])
-        out["tg_loop"] = "c" if tg_loop is not None else "python"
-        out["tg_loop_note"] = job.get("tg_loop_note") if tg_loop is not None else why
+        tg_loop = choose_tg_loop(llama_cpp, job, out)
         out["phase"] = "measure"
         measure(llama_cpp, llm, n_batch, job, out, tg_loop)
         if job.get("doc") and job.get("e2e_gen", 0) > 0:

@@ -269,6 +269,7 @@ def run_one(plan: RunPlan, params: BenchParams, index: int = 0,
             "warmup": params.warmup, "delay": params.delay,
             "e2e_gen": params.e2e_gen, "seed": params.seed,
             "tg_loop_lib": tg_loop.lib, "tg_loop_note": tg_loop.note,
+            "tg_loop_required": params.tg_loop == "c",
             "result": result_path, "log": str(log_path),
         }
         job_path = os.path.join(tmp, "job.json")
