@@ -89,21 +89,30 @@ class Problem:
     owner_uid: int | None = None  # set when the owner is the problem
 
 
+def _fault(st: os.stat_result, owners: frozenset[int], *, link: bool) -> str | None:
+    """What is wrong with one stat result, as a bare phrase ("owned by uid 65534 (nobody)",
+    "writable by others", "group-writable (group users)"), or None."""
+    if st.st_uid not in owners:
+        return f"owned by {owner_words(st.st_uid)}"
+    if link:
+        return None  # a symlink's own mode means nothing; its target is checked next
+    if st.st_mode & stat.S_IWOTH:
+        return "writable by others"
+    if st.st_mode & stat.S_IWGRP and not private_group(st.st_gid, st.st_uid):
+        return f"group-writable (group {_group_name(st.st_gid)})"
+    return None
+
+
 def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], *,
              link: bool, whole: str = "the env dir") -> Problem | None:
     """What is wrong with one checked path, or None. An empty ``label`` is the whole thing
     (the env dir): "owned by uid 65534 (nobody)", "the env dir is writable by others"."""
+    fault = _fault(st, owners, link=link)
+    if fault is None:
+        return None
     if st.st_uid not in owners:
-        subject = f"{label} is " if label else ""
-        return Problem(f"{subject}owned by {owner_words(st.st_uid)}", path, st.st_uid)
-    if link:
-        return None  # a symlink's own mode means nothing; its target is checked next
-    subject = f"{label or whole} is "
-    if st.st_mode & stat.S_IWOTH:
-        return Problem(f"{subject}writable by others", path)
-    if st.st_mode & stat.S_IWGRP and not private_group(st.st_gid, st.st_uid):
-        return Problem(f"{subject}group-writable (group {_group_name(st.st_gid)})", path)
-    return None
+        return Problem(f"{label} is {fault}" if label else fault, path, st.st_uid)
+    return Problem(f"{label or whole} is {fault}", path)
 
 
 # --------------------------------------------------------------------------- venvsel's own dirs
@@ -111,13 +120,20 @@ def _problem(label: str, path: str, st: os.stat_result, owners: frozenset[int], 
 _refused: dict[str, str | None] = {}
 
 
-def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why venvsel must not read its own state dir ``path``; None when it may (or is absent)."""
+def _stat(path: str | os.PathLike[str]) -> os.stat_result | None:
+    """``os.stat`` (following links), or None when absent or where there are no owners."""
     if not _POSIX:
         return None
     try:
-        st = os.stat(path)
+        return os.stat(path)
     except OSError:
+        return None
+
+
+def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why venvsel must not read its own state dir ``path``; None when it may (or is absent)."""
+    st = _stat(path)
+    if st is None:
         return None
     problem = _problem("", os.fspath(path), st, allowed_owners(), link=False, whole="it")
     return problem.text if problem is not None else None
@@ -126,8 +142,8 @@ def state_dir_problem(path: str | os.PathLike[str]) -> str | None:
 def path_problem(path: str | os.PathLike[str]) -> str | None:
     """Why venvsel must not run or load the file ``path`` resolves to, as a phrase ("owned by
     uid 65534 (nobody)", "writable by others"); None when it may (or it is absent)."""
-    text = state_dir_problem(path)
-    return None if text is None else text.removeprefix("it is ")
+    st = _stat(path)
+    return None if st is None else _fault(st, allowed_owners(), link=False)
 
 
 def state_dir_ok(path: str | os.PathLike[str], what: str) -> bool:

@@ -205,6 +205,23 @@ def test_state_dirs(tmp_path: Path) -> None:
     assert trust.state_dir_problem(d) == "owned by uid 65534 (nobody)"
 
 
+def test_path_problem_is_the_bare_phrase(tmp_path: Path) -> None:
+    from venvsel.owners import path_problem
+
+    f = tmp_path / "cc"
+    assert path_problem(f) is None  # absent
+    f.write_text("")
+    f.chmod(0o755)
+    assert path_problem(f) is None
+    link = tmp_path / "link"
+    link.symlink_to(f)
+    f.chmod(0o777)
+    assert path_problem(f) == path_problem(link) == "writable by others"  # the target counts
+    f.chmod(0o755)
+    os.chown(f, NOBODY, -1)
+    assert path_problem(link) == "owned by uid 65534 (nobody)"
+
+
 def test_bin_dir_counts(env_dir: Path) -> None:
     (env_dir / "bin").chmod(0o777)  # activation puts it first on PATH
     assert _problem(env_dir) == "bin is writable by others"

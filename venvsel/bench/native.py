@@ -92,7 +92,7 @@ def _build() -> TgLoop:
     cc, words = find_compiler()
     if cc is None:
         return TgLoop(None, words)
-    problem = path_problem(os.path.realpath(cc))
+    problem = path_problem(cc)  # (the file the name resolves to)
     if problem is not None:
         return TgLoop(None, f"the C compiler {cc} is not run: it is {problem}")
     base = paths.cache_dir()
