@@ -16,6 +16,7 @@
 #     (fresh machine) setup envs sigkill repair_start wait=400 hashafter warm; fid17gpu; pack
 #     fid17cpu; pack
 #     (issue 17, second wave) setup envs repair_start wait=540; fid17cpu tg17 pack
+#     (issue 17, CPU build only) setup envs fid17cpu pack
 #
 # Phases are idempotent (a finished phase is skipped), so a later call on the same machine
 # continues. Everything lands in $W/out; `pack` tars it into $OUT (one file comes back).
@@ -257,7 +258,12 @@ lbdir() {
 
 fid17() {  # the bench-parity issue's script (branch issue-17): $1 gpu|cpu
   [ -f "$O/.fid17-$1" ] && return 0
-  [ -f "$O/.repair-done" ] || { log "fid17: no repaired env"; return 0; }
+  if [ ! -f "$O/.repair-done" ]; then
+    # The CPU run needs no CUDA build: before the repair the seed's .venv holds the CPU-only
+    # wheel built on the dev machine (AVX2), which llama-bench then runs on too (--same-libs).
+    [ "$1" = cpu ] || { log "fid17: no repaired env"; return 0; }
+    log "fid17 cpu: no repair done, measuring the seed's CPU-only build"
+  fi
   "$PY" -m pip install -q --no-index --no-deps "$G"/wheels/*.whl > /dev/null 2>&1  # for its venvsel runs
   local build; build=$(lbdir)
   log "fid17 $1 (build dir $build)"
