@@ -26,6 +26,11 @@ into the cache), ``--build-dir DIR`` (an existing llama.cpp build whose ``bin/``
 ``llama_cpp/lib/*.so`` through LD_LIBRARY_PATH: the same library files on both sides, as in
 ANCHORS.md's H200 check), ``--model F.gguf`` (a model of your own instead of the synthetic
 ones). Without ``--env`` the cached llama-cpp-python CPU test env (tests/envs.py) is used.
+
+``--control`` is an A/A run: llama-bench runs in venvsel's place too, in the same
+interleaving, so the "venvsel / llama-bench" column becomes llama-bench / llama-bench. A
+control that lands far from 1.000 says the machine is too noisy right now to settle a 3 %
+bound, whatever venvsel measures.
 """
 
 from __future__ import annotations
@@ -233,6 +238,9 @@ def main() -> int:
                     help="CPUs for both tools' processes, e.g. 1 or 0,1 (sched_setaffinity)")
     ap.add_argument("--tg-loop", dest="tg_loop", default="auto", choices=("auto", "c", "python"),
                     help="venvsel bench's token loop for tg (auto: C when a compiler is found)")
+    ap.add_argument("--control", action="store_true",
+                    help="A/A run: llama-bench in venvsel's place too (the harness's noise "
+                    "floor on this machine now)")
     ap.add_argument("--raw", action="store_true",
                     help="keep every llama-bench record of every round in the JSON")
     ap.add_argument("--out", default=None, help="write the JSON here too")
@@ -267,7 +275,7 @@ def main() -> int:
                 got: dict[str, dict[str, float]] = {}
                 raw: dict[str, Any] = {}
                 for who in order:
-                    if who == "llama-bench":
+                    if who == "llama-bench" or a.control:
                         got[who], raw[who] = run_llama_bench(build, model, a, fa, lib_dir)
                     else:
                         got[who], raw[who] = run_venvsel(env, model, a, fa)
@@ -304,7 +312,7 @@ def main() -> int:
         "llama_bench": {"build_dir": str(build), "how": build_how,
                         "libs": str(lib_dir) if lib_dir else "its own build"},
         "settings": {"n_prompt": a.n_prompt, "n_gen": a.n_gen, "threads": a.threads,
-                     "tg_loop": a.tg_loop,
+                     "tg_loop": a.tg_loop, "control": a.control,
                      "ngl": a.ngl, "reps": a.reps, "rounds": a.rounds, "nice": a.nice,
                      "pin": a.pin},
         "figure": "per round, each tool's median t/s over its repetitions; reported: the "
@@ -331,7 +339,9 @@ def table(out: dict[str, Any]) -> str:
              f"{s['reps']} reps × {s['rounds']} interleaved rounds"
              + (f", nice {s['nice']}" if s.get("nice") else "")
              + (f", pinned to CPU {s['pin']}" if s.get("pin") else "")
-             + "; medians; ratio = median of the per-round ratios",
+             + "; medians; ratio = median of the per-round ratios"
+             + ("; CONTROL (A/A): the venvsel column is a second llama-bench run"
+                if s.get("control") else ""),
              "",
              "| model | fa | test | llama-bench t/s | venvsel t/s | venvsel / llama-bench "
              "| target |",
