@@ -67,3 +67,43 @@ def test_unmeasured_processes_stay_in_ours() -> None:
     assert own_session is False
     assert nice == os.nice(0)
     assert group == _ours()
+
+
+def test_control_runs_llama_bench_on_both_sides(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """--control (A/A) runs llama-bench in venvsel's place, in the same alternation, and the
+    table and the JSON say the run was a control; without it venvsel runs."""
+    mod = _script()
+    calls: list[str] = []
+    speeds = iter([100.0, 110.0, 120.0, 90.0] * 2)
+
+    def fake_lb(*_a: object) -> tuple[dict[str, float], list[dict[str, str]]]:
+        calls.append("llama-bench")
+        s = next(speeds)
+        return {"pp": s, "tg": s}, [{"build_commit": "c"}]
+
+    def fake_vs(*_a: object) -> tuple[dict[str, float], list[dict[str, str]]]:
+        calls.append("venvsel")
+        s = next(speeds)
+        return {"pp": s, "tg": s}, [{"build_commit": "c"}]
+
+    monkeypatch.setattr(mod, "run_llama_bench", fake_lb)
+    monkeypatch.setattr(mod, "run_venvsel", fake_vs)
+    argv = ["bench_vs_llama_bench.py", "--env", str(tmp_path), "--build-dir", str(tmp_path),
+            "--model", str(tmp_path / "m.gguf"), "--rounds", "2"]
+    out = tmp_path / "control.json"
+    monkeypatch.setattr(sys, "argv", [*argv, "--control", "--out", str(out)])
+    assert mod.main() == 0
+    assert calls == ["llama-bench"] * 4
+    data = json.loads(out.read_text())
+    assert data["settings"]["control"] is True
+    # round 1: the stand-in second; round 2: it goes first (120), llama-bench second (90)
+    assert data["results"][0]["tg"]["ratios"] == pytest.approx([110 / 100, 120 / 90])
+    assert "CONTROL (A/A)" in capsys.readouterr().out
+
+    calls.clear()
+    monkeypatch.setattr(sys, "argv", argv)
+    assert mod.main() == 0
+    assert calls == ["llama-bench", "venvsel", "venvsel", "llama-bench"]
+    assert "CONTROL" not in capsys.readouterr().out
