@@ -262,6 +262,8 @@ fid17() {  # the bench-parity issue's script (branch issue-17): $1 gpu|cpu
     # The CPU run needs no CUDA build: before the repair the seed's .venv holds the CPU-only
     # wheel built on the dev machine (AVX2), which llama-bench then runs on too (--same-libs).
     [ "$1" = cpu ] || { log "fid17: no repaired env"; return 0; }
+    # ... but not while a repair is rewriting that env
+    [ -f "$O/.repair-started" ] && { log "fid17 cpu: the repair is still running"; return 0; }
     log "fid17 cpu: no repair done, measuring the seed's CPU-only build"
   fi
   "$PY" -m pip install -q --no-index --no-deps "$G"/wheels/*.whl > /dev/null 2>&1  # for its venvsel runs
