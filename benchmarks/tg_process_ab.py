@@ -55,28 +55,23 @@ VARIANTS = ("lb", "lbpy", "lbpyi", "vs")
 
 
 def run(who: str, a: argparse.Namespace, env_dir: Path, build: Path, model: str) -> float:
-    lb_args = ["-m", model, "-p", "0", "-n", str(a.n_gen), "-t", str(a.threads), "-fa", a.fa,
-               "-r", str(a.reps), "-o", "json"]
-    env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = str(bvl.env_lib_dir(env_dir))
+    """One process of variant ``who``; its median tg t/s over the repetitions."""
+    lib_dir = bvl.env_lib_dir(env_dir)
     if who == "lb":
-        argv = [str(build / "bin" / "llama-bench"), *lb_args]
-    elif who in ("lbpy", "lbpyi"):
-        env["TG_AB_IMPL"] = str(build / "bin" / "libllama-bench-impl.so")
-        if who == "lbpyi":
-            env["TG_AB_IMPORT"] = "1"
-        argv = [str(env_dir / "bin" / "python"), "-c", INNER, *lb_args]
-    else:
-        env.pop("LD_LIBRARY_PATH")
-        env["PYTHONPATH"] = str(bvl.REPO)
-        argv = [sys.executable, "-m", "venvsel", "bench", "--env", str(env_dir), "--model",
-                model, "-p", "0", "-n", str(a.n_gen), "-t", str(a.threads), "-fa", a.fa,
-                "-r", str(a.reps), "--e2e-gen", "0", "-o", "json"]
+        return bvl.run_llama_bench(build, model, a, a.fa, lib_dir)[0]["tg"]
+    if who == "vs":
+        return bvl.run_venvsel(env_dir, model, a, a.fa)[0]["tg"]
+    env = dict(os.environ, LD_LIBRARY_PATH=str(lib_dir),
+               TG_AB_IMPL=str(build / "bin" / "libllama-bench-impl.so"))
+    if who == "lbpyi":
+        env["TG_AB_IMPORT"] = "1"
+    argv = [str(env_dir / "bin" / "python"), "-c", INNER, "-m", model, "-p", "0",
+            "-n", str(a.n_gen), "-t", str(a.threads), "-fa", a.fa, "-ngl", "0",
+            "-r", str(a.reps), "-o", "json"]
     r = bvl.sh(argv, env=env, measured=True)
     if r.returncode != 0:
         raise SystemExit(f"{who} failed ({r.returncode}):\n{r.stderr[-3000:]}")
-    tg = next(x for x in json.loads(r.stdout) if x["n_gen"] and not x["n_prompt"])
-    return statistics.median(float(x) for x in tg["samples_ts"])
+    return bvl._by_test(json.loads(r.stdout))["tg"]
 
 
 def main() -> int:
@@ -98,6 +93,7 @@ def main() -> int:
     ap.add_argument("--pin", default=None, help="CPUs for the measured processes, e.g. 1")
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
+    a.n_prompt, a.ngl, a.tg_loop = 0, 0, "auto"  # what bench_vs_llama_bench's runners read
     bvl.PRIORITY["nice"] = a.nice
     bvl.PRIORITY["cpus"] = {int(x) for x in a.pin.split(",")} if a.pin else None
     env_dir = Path(os.path.realpath(a.env)) if a.env else bvl.default_env()
